@@ -1,0 +1,294 @@
+"""Benchmark the duty-item classifier against a flat baseline on synthetic tickets.
+
+Not a test. One run generates synthetic training and held-out tickets from the
+bundled catalog, then trains and measures each model in its own subprocess
+(so peak RSS is per model) and prints a markdown table::
+
+    python benchmarks/bench_classifier.py                   # 20 tickets per item
+    python benchmarks/bench_classifier.py --n-per-item 5 --backend rjieba
+    python benchmarks/bench_classifier.py --baseline none   # our model only
+
+Columns: fit time (tokenising + vocabulary + training), peak RSS of the
+worker process (includes the ticket data, about the same for every model),
+size of the saved model directory, load time (verify manifest + rebuild),
+single-text predict p50/p99 (one ``top_k([text])`` call, tokenising included),
+batch rows/s, top-1/top-3 item accuracy and lead-department accuracy on the
+held-out tickets, and the raw tokenizer throughput for the ratio.
+
+Models
+------
+``ours``  :class:`sujian_router._classifier.TextClassifier`, two-level, pruned.
+``sgd``   flat baseline: the same tokenizer and TF-IDF (scikit-learn
+          ``TfidfVectorizer`` with our analyzer, ``min_df=2``), then
+          ``SGDClassifier(loss="hinge")`` one-vs-rest over all items, weights
+          stored Fortran-ordered (see anchors.md); size measured with joblib.
+``--pecos``  PECOS XR-Linear anchor: NOT IMPLEMENTED in this script. It must
+          run in a separate virtual environment (``pip install --no-deps
+          libpecos`` plus ``numpy<2 scipy<1.14 scikit-learn``) because libpecos
+          pins old numpy/scipy; the option only prints that instruction.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _dir_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+def _make_data(args, workdir: Path) -> dict:
+    import numpy as np
+    import sujian_router
+    from sujian_router._text import prepare_text
+
+    catalog = sujian_router.load_catalog()
+    items = list(catalog.items)
+    if args.max_items:
+        items = items[: args.max_items]
+    codes = [it.code for it in items]
+    t0 = time.perf_counter()
+    gen = sujian_router.generate_tickets
+    kw = {} if not args.max_items else {"items": codes}
+    train = gen(catalog, n_per_item=args.n_per_item, seed=args.seed, split="train", **kw)
+    held = gen(catalog, n_per_item=args.n_heldout_per_item, seed=args.seed + 1, split="heldout", **kw)
+    gen_s = time.perf_counter() - t0
+    data = {}
+    for name, df in (("train", train), ("heldout", held)):
+        data[name] = {
+            "text": [prepare_text(t).text for t in df["text"].tolist()],
+            "label": [str(v) for v in df["label"].tolist()],
+            "category": [str(v) for v in df["category"].tolist()],
+        }
+    words = set()
+    for it in catalog.items:
+        words.update(it.keywords)
+    data["user_words"] = sorted(words)
+    data["lead"] = {it.code: it.lead_department for it in catalog.items}
+    path = workdir / "data.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    n_items = len(set(data["train"]["label"]))
+    print(f"# data: {len(items)} catalog items, {n_items} labels, {len(data['train']['text'])} train / "
+          f"{len(data['heldout']['text'])} held-out tickets, generated in {gen_s:.1f} s", file=sys.stderr)
+    del np
+    return {"path": str(path), "n_items": n_items, "n_train": len(data["train"]["text"]),
+            "n_heldout": len(data["heldout"]["text"])}
+
+
+def _measure_predict(top_k, texts, labels, lead, n_single=300):
+    import numpy as np
+
+    times = []
+    for t in texts[:n_single]:
+        t0 = time.perf_counter()
+        top_k([t])
+        times.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    pred = top_k(texts)
+    batch_s = time.perf_counter() - t0
+    y = np.asarray(labels)
+    pred = np.asarray(pred)
+    top1 = float((pred[:, 0] == y).mean())
+    top3 = float((pred[:, :3] == y[:, None]).any(axis=1).mean())
+    dept = float(np.mean([lead.get(p) == lead.get(t) for p, t in zip(pred[:, 0], y)]))
+    return {
+        "p50_ms": float(np.percentile(times, 50) * 1000),
+        "p99_ms": float(np.percentile(times, 99) * 1000),
+        "batch_rows_s": len(texts) / batch_s,
+        "top1": top1, "top3": top3, "dept": dept,
+    }
+
+
+def _worker(args) -> dict:
+    import numpy as np
+
+    from sujian_router._tokenize import DEFAULT_USER_WORDS, Tokenizer
+
+    data = json.loads(Path(args.data).read_text(encoding="utf-8"))
+    tr, ho, lead = data["train"], data["heldout"], data["lead"]
+    tok = Tokenizer([*DEFAULT_USER_WORDS, *data["user_words"]], backend=args.backend)
+    out = {"model": args.worker}
+
+    if args.worker == "tokenizer":
+        tok("预热")
+        texts = ho["text"] * max(1, 20000 // max(len(ho["text"]), 1))
+        t0 = time.perf_counter()
+        for t in texts:
+            tok(t)
+        dt = time.perf_counter() - t0
+        out.update(rows_s=len(texts) / dt, chars_s=sum(map(len, texts)) / dt)
+        return out
+
+    model_dir = Path(args.model_dir)
+    if args.worker == "ours":
+        from sujian_router._classifier import TextClassifier
+        from sujian_router._persist import load_model_dir, save_model_dir
+
+        t0 = time.perf_counter()
+        clf = TextClassifier(tokenizer=tok, C=args.C, max_weights_per_class=args.max_weights,
+                             random_state=args.seed)
+        clf.fit(tr["text"], tr["label"], groups=tr["category"])
+        out["fit_s"] = time.perf_counter() - t0
+        half = len(ho["text"]) // 2  # calibrate on the first half, report on all
+        clf.calibrate(ho["text"][:half], ho["label"][:half])
+        out["calibration"] = clf.calibration_
+        save_model_dir(model_dir, *clf.to_state(), "# benchmark model\n")
+        t0 = time.perf_counter()
+        clf2 = TextClassifier.from_state(*load_model_dir(model_dir))
+        out["load_s"] = time.perf_counter() - t0
+        out["n_terms"] = len(clf.vocabulary_)
+        out["nnz"] = int(clf.W2_.nnz + (0 if clf.W1_ is None else clf.W1_.nnz))
+
+        def top_k(texts):
+            return clf2.top_k(texts, k=5)[0]
+
+    elif args.worker == "sgd":
+        import joblib
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import SGDClassifier
+
+        from sujian_router._classifier import TextClassifier
+
+        analyzer = TextClassifier(tokenizer=tok)._analyzer()
+        t0 = time.perf_counter()
+        vec = TfidfVectorizer(analyzer=analyzer, min_df=2, sublinear_tf=True, dtype=np.float32)
+        X = vec.fit_transform(tr["text"])
+        sgd = SGDClassifier(loss="hinge", alpha=1e-5, max_iter=args.sgd_epochs, tol=None,
+                            random_state=args.seed, n_jobs=args.n_jobs)
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sgd.fit(X, tr["label"])
+        sgd.coef_ = np.asfortranarray(sgd.coef_.astype(np.float32))
+        out["fit_s"] = time.perf_counter() - t0
+        model_dir.mkdir(parents=True, exist_ok=True)
+        joblib.dump((vec.vocabulary_, vec.idf_, sgd), model_dir / "baseline.joblib")
+        t0 = time.perf_counter()
+        vocab, idf, sgd2 = joblib.load(model_dir / "baseline.joblib")
+        out["load_s"] = time.perf_counter() - t0
+        out["n_terms"] = len(vocab)
+        classes = sgd2.classes_
+
+        def top_k(texts):
+            res = []
+            for s in range(0, len(texts), 512):
+                D = sgd2.decision_function(vec.transform(texts[s:s + 512]))
+                idx = np.argpartition(-D, 4, axis=1)[:, :5]
+                order = np.argsort(-np.take_along_axis(D, idx, axis=1), axis=1)
+                res.append(classes[np.take_along_axis(idx, order, axis=1)])
+            return np.vstack(res)
+    else:
+        raise SystemExit(f"unknown worker {args.worker!r}")
+
+    out["size_mb"] = _dir_size(model_dir) / 1e6
+    out.update(_measure_predict(top_k, ho["text"], ho["label"], lead))
+    out["peak_rss_mb"] = _peak_rss_mb()
+    return out
+
+
+def _run_worker(kind, args, data_path, workdir):
+    cmd = [sys.executable, __file__, "--worker", kind, "--data", data_path,
+           "--model-dir", str(workdir / f"model_{kind}"), "--backend", args.backend,
+           "--seed", str(args.seed), "--C", str(args.C), "--max-weights", str(args.max_weights),
+           "--sgd-epochs", str(args.sgd_epochs), "--n-jobs", str(args.n_jobs)]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        print(proc.stderr[-3000:], file=sys.stderr)
+        return {"model": kind, "error": f"exit {proc.returncode}"}
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(f"# {kind} done in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    return res
+
+
+def _table(results, tok, meta, args) -> str:
+    names = {"ours": "TextClassifier two-level, pruned", "sgd": f"SGD hinge flat ({args.sgd_epochs} epochs)"}
+    lines = [
+        f"Synthetic tickets: {meta['n_items']} items, {meta['n_train']} train, {meta['n_heldout']} held-out; "
+        f"tokenizer backend `{args.backend}`: {tok['rows_s']:,.0f} texts/s, {tok['chars_s']:,.0f} chars/s.",
+        "",
+        "| model | fit s | peak RSS MB | size MB | load s | p50 ms | p99 ms | batch rows/s | "
+        "batch / tokenizer | top-1 | top-3 | dept | terms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        if "error" in r:
+            lines.append(f"| {names.get(r['model'], r['model'])} | failed: {r['error']} |" + " |" * 11)
+            continue
+        lines.append(
+            f"| {names.get(r['model'], r['model'])} | {r['fit_s']:.1f} | {r['peak_rss_mb']:,.0f} | "
+            f"{r['size_mb']:.1f} | {r['load_s']:.2f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+            f"{r['batch_rows_s']:,.0f} | {r['batch_rows_s'] / tok['rows_s']:.2f} | {r['top1']:.3f} | "
+            f"{r['top3']:.3f} | {r['dept']:.3f} | {r.get('n_terms', 0):,} |"
+        )
+    for r in results:
+        if r.get("calibration"):
+            c = r["calibration"]
+            lines.append("")
+            lines.append(
+                f"Calibration ({c['n_rows']} held-out rows): temperatures {c['temperatures_before']} -> "
+                f"{[round(t, 4) for t in c['temperatures']]}, NLL {c['nll_before']:.3f} -> {c['nll_after']:.3f}, "
+                f"ECE {c['ece_before']:.3f} -> {c['ece_after']:.3f}."
+            )
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n-per-item", type=int, default=20, help="training tickets per duty item")
+    p.add_argument("--n-heldout-per-item", type=int, default=5, help="held-out tickets per duty item")
+    p.add_argument("--max-items", type=int, default=0, help="use only the first N catalog items (0: all)")
+    p.add_argument("--backend", choices=["jieba", "rjieba"], default="jieba")
+    p.add_argument("--baseline", choices=["sgd", "none"], default="sgd")
+    p.add_argument("--sgd-epochs", type=int, default=5)
+    p.add_argument("--n-jobs", type=int, default=1, help="threads for the SGD baseline")
+    p.add_argument("--C", type=float, default=0.5)
+    p.add_argument("--max-weights", type=int, default=400)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--pecos", action="store_true", help="PECOS XR-Linear anchor (not implemented)")
+    p.add_argument("--out", help="also write the markdown table to this file")
+    # internal: run one model in a subprocess
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    p.add_argument("--data", help=argparse.SUPPRESS)
+    p.add_argument("--model-dir", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+
+    if args.worker:
+        print(json.dumps(_worker(args)))
+        return 0
+    if args.pecos:
+        print("--pecos is not implemented: run libpecos XR-Linear in a separate venv "
+              "(pip install --no-deps libpecos; numpy<2 scipy<1.14 scikit-learn); see anchors.md.",
+              file=sys.stderr)
+    workdir = Path(tempfile.mkdtemp(prefix="sujian_bench_"))
+    try:
+        meta = _make_data(args, workdir)
+        tok = _run_worker("tokenizer", args, meta["path"], workdir)
+        kinds = ["ours"] + ([] if args.baseline == "none" else [args.baseline])
+        results = [_run_worker(k, args, meta["path"], workdir) for k in kinds]
+        table = _table(results, tok, meta, args)
+        print(table)
+        if args.out:
+            Path(args.out).write_text(table + "\n", encoding="utf-8")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    sys.exit(main())

@@ -1,0 +1,594 @@
+"""Build the duty catalog and the department directory from their seeds.
+
+The seeds (``data/seeds/CC_<category>.yaml`` and ``data/seeds/departments.yaml``)
+are the human-edited sources; ``data/duty_catalog.csv`` and
+``data/departments.csv`` are generated from them, byte for byte
+deterministically, by :func:`build_catalog` (``sujian-router catalog build``).
+``sujian-router catalog build --check`` rebuilds in a temporary directory and
+fails when the committed CSVs differ from what the seeds give.
+
+Examples
+--------
+>>> import shutil, tempfile
+>>> from pathlib import Path
+>>> from sujian_router._catalog_build import build_catalog, _PACKAGE_DATA
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     _ = shutil.copy(_PACKAGE_DATA / "seeds" / "departments.yaml", tmp)
+...     result = build_catalog(seed_dir=tmp, out_dir=tmp, strict=False)
+>>> result.n_items, result.n_units
+(0, 571)
+"""
+
+from __future__ import annotations
+
+import csv
+import filecmp
+import io
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ._catalog import CATALOG_COLUMNS, CATEGORIES, TOTAL_ITEMS, URGENCIES
+from ._departments import DEPARTMENT_COLUMNS, LEVELS
+from .exceptions import CatalogError
+
+__all__ = ["BuildResult", "build_catalog", "build_departments", "check_catalog", "main"]
+
+_PACKAGE_DATA = Path(__file__).resolve().parent / "data"
+_SEED_GLOB = "[0-9][0-9]_*.yaml"
+_OVERRIDES = ("lead", "co", "urgency", "legal_basis", "disputed", "gap")
+_SUB_KEYS = {"code", "name", "items", "matrix", *_OVERRIDES}
+_ITEM_KEYS = {"name", "scope", "keywords", "phrasings", *_OVERRIDES}
+_OBJECT_KEYS = {"name", "keywords", "phrasings", *_OVERRIDES}
+_ASPECT_KEYS = {"name", "template", "scope", "keywords", "phrasings", *_OVERRIDES}
+_MATRIX_KEYS = {"objects", "aspects", "exclude", "overrides"}
+_FILE_KEYS = {"category_code", "category", "items_target", "subcategories", "notes", "sources"}
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What a catalog build produced.
+
+    Attributes
+    ----------
+    n_items : int
+        Duty items written.
+    counts : dict
+        Items per category code.
+    n_units : int
+        Units written to the department directory.
+    catalog_path, departments_path : str
+        Files written.
+    seed_files : tuple of str
+        Category seed files read, in order.
+    warnings : tuple of str
+        Problems tolerated because ``strict=False`` (counts, missing files).
+    """
+
+    n_items: int
+    counts: dict
+    n_units: int
+    catalog_path: str
+    departments_path: str
+    seed_files: tuple = ()
+    warnings: tuple = field(default=())
+
+    def to_dict(self) -> dict:
+        """Return a JSON-friendly dict."""
+        return {
+            "n_items": self.n_items,
+            "counts": dict(self.counts),
+            "n_units": self.n_units,
+            "catalog_path": self.catalog_path,
+            "departments_path": self.departments_path,
+            "seed_files": list(self.seed_files),
+            "warnings": list(self.warnings),
+        }
+
+
+# --------------------------------------------------------------------- io
+def _read_yaml(path: Path, problems: list):
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            return yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        problems.append(f"{path.name}: invalid YAML: {exc}".replace("\n", " "))
+    except OSError as exc:
+        problems.append(f"{path.name}: cannot read: {exc}")
+    return None
+
+
+def _csv_bytes(header, rows) -> bytes:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+
+
+# ------------------------------------------------------------ departments
+def build_departments(seed) -> list:
+    """Expand the departments seed (a dict) into unit rows.
+
+    Parameters
+    ----------
+    seed : dict
+        The parsed ``departments.yaml``.
+
+    Returns
+    -------
+    list of dict
+        One dict per unit with the ``departments.csv`` columns.
+
+    Raises
+    ------
+    CatalogError
+        If the seed is incomplete (names the section and role).
+
+    Examples
+    --------
+    >>> seed = {"districts": [{"name": "坪山区", "short": "坪山", "streets": ["坪山街道"]}],
+    ...         "city_roles": {"市公安局": "深圳市公安局"},
+    ...         "district_roles": {"公安分局": {"template": "深圳市公安局{short}分局", "parent": "市公安局"}},
+    ...         "street_roles": {"派出所": {"template": "{street_short}派出所", "parent": "公安分局"}}}
+    >>> [row["name"] for row in build_departments(seed)]
+    ['深圳市公安局', '深圳市公安局坪山分局', '坪山派出所']
+    """
+    problems = []
+    rows = []
+
+    def add(name, role, level, district="", street="", covers=(), parent=""):
+        rows.append(
+            {
+                "unit_id": "",
+                "name": name,
+                "role": role,
+                "level": level,
+                "district": district,
+                "street": street,
+                "covers": "|".join(covers),
+                "parent": parent,
+            }
+        )
+
+    city = dict(seed.get("city_roles") or {})
+    for role, name in city.items():
+        add(str(name), role, "city")
+    district_roles = dict(seed.get("district_roles") or {})
+    street_roles = dict(seed.get("street_roles") or {})
+    basins = list(seed.get("basins") or [])
+    districts = list(seed.get("districts") or [])
+    if not districts:
+        problems.append("departments.yaml: no districts")
+
+    def parent_city(role, spec, where):
+        parent = spec.get("parent", "")
+        if parent and parent not in city:
+            problems.append(f"departments.yaml: {where} {role}: parent {parent!r} is not a city role")
+            return ""
+        return city.get(parent, "")
+
+    for dist in districts:
+        dname, short = dist.get("name", ""), dist.get("short", "")
+        if not dname or not short:
+            problems.append(f"departments.yaml: district {dist!r} needs name and short")
+            continue
+        overrides = dist.get("overrides") or {}
+        local = {}
+        for role, spec in district_roles.items():
+            if spec.get("basin"):
+                continue
+            name = overrides.get(role) or spec.get("template", "").format(district=dname, short=short)
+            if not name:
+                problems.append(f"departments.yaml: district role {role}: no template")
+                continue
+            local[role] = name
+            add(name, role, "district", district=dname, parent=parent_city(role, spec, "district role"))
+        for street in dist.get("streets") or []:
+            sshort = street[:-2] if street.endswith("街道") else street[:-1]
+            is_town = street.endswith("镇")
+            local_street = {}
+            for role, spec in street_roles.items():
+                template = spec.get("town_template") if is_town and spec.get("town_template") else spec.get("template", "")
+                name = template.format(district=dname, short=short, street=street, street_short=sshort)
+                parent_role = spec.get("parent", "")
+                parent = local_street.get(parent_role) or local.get(parent_role, "")
+                if parent_role and not parent:
+                    problems.append(
+                        f"departments.yaml: street role {role}: parent {parent_role!r} must be a "
+                        "district role or a street role listed before it"
+                    )
+                local_street[role] = name
+                add(name, role, "street", district=dname, street=street, parent=parent)
+    for role, spec in district_roles.items():
+        if not spec.get("basin"):
+            continue
+        for basin in basins:
+            add(
+                basin["name"],
+                role,
+                "district",
+                covers=tuple(basin.get("covers") or ()),
+                parent=parent_city(role, spec, "basin role"),
+            )
+    for role, name in dict(seed.get("utilities") or {}).items():
+        add(str(name), role, "utility")
+
+    names = {}
+    for i, row in enumerate(rows, start=1):
+        row["unit_id"] = f"U{i:04d}"
+        if row["name"] in names:
+            problems.append(f"departments.yaml: unit name {row['name']!r} generated twice")
+        names[row["name"]] = row
+        assert row["level"] in LEVELS
+    if problems:
+        raise CatalogError(problems, source="departments.yaml")
+    return rows
+
+
+# ---------------------------------------------------------------- catalog
+def _as_list(value, where, key, problems):
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value if v is not None and str(v) != ""]
+    problems.append(f"{where}: {key} must be a list, got {type(value).__name__}")
+    return []
+
+
+def _fill(text, obj, asp):
+    return str(text).replace("{object}", obj).replace("{aspect}", asp)
+
+
+def _dedupe(values):
+    return list(dict.fromkeys(v.strip() for v in values if v and v.strip()))
+
+
+def _flag(value, where, key, problems):
+    if value is None or value == "":
+        return False
+    if isinstance(value, bool):
+        return value
+    if value in (0, 1):
+        return bool(value)
+    problems.append(f"{where}: {key} must be true/false, got {value!r}")
+    return False
+
+
+def _unknown_keys(mapping, allowed, where, problems):
+    extra = sorted(set(mapping) - allowed)
+    if extra:
+        problems.append(f"{where}: unknown key(s) {extra}; allowed: {sorted(allowed)}")
+
+
+def _expand_file(path: Path, data, roles, problems):
+    """Return (category_code, category, target, list of item dicts)."""
+    fname = path.name
+    if not isinstance(data, dict):
+        problems.append(f"{fname}: expected a mapping at top level")
+        return None, None, None, []
+    _unknown_keys(data, _FILE_KEYS, fname, problems)
+    cc = str(data.get("category_code", "")).zfill(2)
+    category = str(data.get("category", "")).strip()
+    if not fname.startswith(cc + "_"):
+        problems.append(f"{fname}: category_code {cc!r} does not match the file name")
+    expected = CATEGORIES.get(cc)
+    if expected is None:
+        problems.append(f"{fname}: unknown category_code {cc!r}")
+    elif category != expected:
+        problems.append(f"{fname}: category {category!r} should be {expected!r} for code {cc}")
+    target = data.get("items_target")
+    items = []
+    seen_sub = set()
+    for si, sub in enumerate(data.get("subcategories") or [], start=1):
+        if not isinstance(sub, dict):
+            problems.append(f"{fname}: subcategory #{si} is not a mapping")
+            continue
+        ss = str(sub.get("code", "")).zfill(2)
+        sname = str(sub.get("name", "")).strip()
+        swhere = f"{fname}: subcategory {ss} {sname}"
+        _unknown_keys(sub, _SUB_KEYS, swhere, problems)
+        if not re.fullmatch(r"\d{2}", ss):
+            problems.append(f"{swhere}: code must be two digits")
+        if ss in seen_sub:
+            problems.append(f"{swhere}: subcategory code {ss} used twice")
+        seen_sub.add(ss)
+        if not sname:
+            problems.append(f"{swhere}: empty name")
+        defaults = {
+            "lead": sub.get("lead"),
+            "co": sub.get("co"),
+            "urgency": sub.get("urgency", "一般"),
+            "legal_basis": sub.get("legal_basis", ""),
+            "disputed": sub.get("disputed", False),
+            "gap": sub.get("gap", False),
+        }
+        produced = []
+
+        def emit(name, scope, keywords, phrasings, layers, where):
+            spec = dict(defaults)
+            for layer in layers:
+                for key in _OVERRIDES:
+                    if layer.get(key) is not None:
+                        spec[key] = layer[key]
+            produced.append(
+                {
+                    "where": where,
+                    "name": str(name).strip(),
+                    "scope": str(scope or "").strip(),
+                    "keywords": _dedupe(keywords),
+                    "phrasings": _dedupe(phrasings),
+                    "lead": str(spec["lead"] or "").strip(),
+                    "co": _dedupe(_as_list(spec["co"], where, "co", problems)),
+                    "urgency": str(spec["urgency"] or "").strip(),
+                    "legal_basis": str(spec["legal_basis"] or "").strip(),
+                    "disputed": _flag(spec["disputed"], where, "disputed", problems),
+                    "gap": _flag(spec["gap"], where, "gap", problems),
+                }
+            )
+
+        for ii, item in enumerate(sub.get("items") or [], start=1):
+            where = f"{swhere}: item #{ii} {item.get('name', '') if isinstance(item, dict) else ''}"
+            if not isinstance(item, dict):
+                problems.append(f"{where}: not a mapping")
+                continue
+            _unknown_keys(item, _ITEM_KEYS, where, problems)
+            emit(
+                item.get("name", ""),
+                item.get("scope", ""),
+                _as_list(item.get("keywords"), where, "keywords", problems),
+                _as_list(item.get("phrasings"), where, "phrasings", problems),
+                [item],
+                where,
+            )
+        matrix = sub.get("matrix")
+        if matrix:
+            mwhere = f"{swhere}: matrix"
+            _unknown_keys(matrix, _MATRIX_KEYS, mwhere, problems)
+            objects = [o for o in matrix.get("objects") or [] if isinstance(o, dict)]
+            aspects = [a for a in matrix.get("aspects") or [] if isinstance(a, dict)]
+            for o in objects:
+                _unknown_keys(o, _OBJECT_KEYS, f"{mwhere}: object {o.get('name')}", problems)
+            for a in aspects:
+                _unknown_keys(a, _ASPECT_KEYS, f"{mwhere}: aspect {a.get('name')}", problems)
+            onames = [str(o.get("name", "")) for o in objects]
+            anames = [str(a.get("name", "")) for a in aspects]
+            exclude = set()
+            for pair in matrix.get("exclude") or []:
+                obj, _, asp = str(pair).partition("|")
+                if obj not in onames or asp not in anames:
+                    problems.append(f"{mwhere}: exclude {pair!r} names no object|aspect pair")
+                exclude.add((obj, asp))
+            overrides = matrix.get("overrides") or {}
+            for key in overrides:
+                obj, _, asp = str(key).partition("|")
+                if obj not in onames or asp not in anames:
+                    problems.append(f"{mwhere}: override {key!r} names no object|aspect pair")
+            for o in objects:
+                oname = str(o.get("name", ""))
+                present = [a for a in aspects if (oname, str(a.get("name", ""))) not in exclude]
+                for a in present:
+                    aname = str(a.get("name", ""))
+                    where = f"{mwhere}: {oname}|{aname}"
+                    name = _fill(a.get("template") or "{object}{aspect}", oname, aname)
+                    scope = _fill(a.get("scope", ""), oname, aname).strip()
+                    siblings = [str(b.get("name", "")) for b in present if b is not a]
+                    if scope and "不含" not in scope and siblings:
+                        scope = scope.rstrip("。；; ") + "；不含" + "、".join(siblings) + "。"
+                    keywords = [_fill(k, oname, aname) for k in _as_list(o.get("keywords"), where, "keywords", problems)]
+                    keywords += [_fill(k, oname, aname) for k in _as_list(a.get("keywords"), where, "keywords", problems)]
+                    phrasings = [_fill(p, oname, aname) for p in _as_list(o.get("phrasings"), where, "phrasings", problems)]
+                    phrasings += [_fill(p, oname, aname) for p in _as_list(a.get("phrasings"), where, "phrasings", problems)]
+                    layers = [o, a, overrides.get(f"{oname}|{aname}") or {}]
+                    emit(name, scope, keywords, phrasings, layers, where)
+        if not produced:
+            problems.append(f"{swhere}: yields no items")
+        for n, item in enumerate(produced, start=1):
+            if n > 999:
+                problems.append(f"{swhere}: more than 999 items")
+                break
+            item["code"] = f"{cc}-{ss}-{n:03d}"
+            item["category_code"] = cc
+            item["category"] = category
+            item["subcategory_code"] = f"{cc}-{ss}"
+            item["subcategory"] = sname
+            items.append(item)
+    # item-level checks
+    for item in items:
+        where = item["where"]
+        if not item["name"]:
+            problems.append(f"{where}: empty name")
+        if "{" in item["name"] or "{" in item["scope"]:
+            problems.append(f"{where}: unfilled placeholder in {item['name']!r}")
+        if not item["scope"]:
+            problems.append(f"{where}: empty scope")
+        if not item["keywords"]:
+            problems.append(f"{where}: no keywords")
+        for key in ("keywords", "phrasings"):
+            bad = [v for v in item[key] if "|" in v]
+            if bad:
+                problems.append(f"{where}: {key} contain '|': {bad}")
+        if item["lead"] not in roles:
+            problems.append(f"{where}: unknown lead role {item['lead']!r}")
+        bad_co = [r for r in item["co"] if r not in roles]
+        if bad_co:
+            problems.append(f"{where}: unknown co role(s) {bad_co}")
+        if item["urgency"] not in URGENCIES:
+            problems.append(f"{where}: urgency {item['urgency']!r} not in {list(URGENCIES)}")
+    if target is None:
+        problems.append(f"{fname}: items_target missing")
+    elif len(items) != target:
+        problems.append(f"{fname}: items_target {target} but the seed yields {len(items)} items")
+    return cc, category, target, items
+
+
+def _item_row(item):
+    return [
+        item["code"],
+        item["category_code"],
+        item["category"],
+        item["subcategory_code"],
+        item["subcategory"],
+        item["name"],
+        item["scope"],
+        "|".join(item["keywords"]),
+        "|".join(item["phrasings"]),
+        item["lead"],
+        "|".join(item["co"]),
+        item["urgency"],
+        item["legal_basis"],
+        "1" if item["disputed"] else "0",
+        "1" if item["gap"] else "0",
+    ]
+
+
+def _build(seed_dir: Path, *, strict: bool):
+    """Return (catalog bytes, departments bytes, counts, n_units, files, warnings)."""
+    problems, soft = [], []
+    dep_path = seed_dir / "departments.yaml"
+    dep_seed = _read_yaml(dep_path, problems) if dep_path.exists() else None
+    if dep_seed is None:
+        raise CatalogError(problems or [f"departments.yaml not found in {seed_dir}"], source=str(seed_dir))
+    units = build_departments(dep_seed)
+    roles = {u["role"] for u in units}
+
+    files = sorted(seed_dir.glob(_SEED_GLOB))
+    by_code = {}
+    all_items = []
+    for path in files:
+        data = _read_yaml(path, problems)
+        if data is None:
+            continue
+        file_problems = []
+        cc, _, _, items = _expand_file(path, data, roles, file_problems)
+        for p in file_problems:
+            # count mismatches are tolerated when not strict
+            (soft if (not strict and "items_target" in p) else problems).append(p)
+        if cc in by_code:
+            problems.append(f"{path.name}: category {cc} already defined by {by_code[cc]}")
+        by_code[cc] = path.name
+        all_items.extend((path.name, it) for it in items)
+
+    names = {}
+    for fname, item in all_items:
+        key = item["name"]
+        if key in names:
+            first_file, first_where = names[key]
+            if first_file == fname:
+                problems.append(f"{item['where']}: duplicate item name {key!r} (also {first_where})")
+            else:
+                problems.append(
+                    f"{item['where']}: duplicate item name {key!r} (also in {first_file}: {first_where})"
+                )
+        else:
+            names[key] = (fname, item["where"])
+
+    missing = [f"{cc}_{name}.yaml" for cc, name in CATEGORIES.items() if cc not in by_code]
+    counts = {cc: 0 for cc in sorted(by_code)}
+    for _, item in all_items:
+        counts[item["category_code"]] = counts.get(item["category_code"], 0) + 1
+    total = len(all_items)
+    global_notes = []
+    if missing:
+        global_notes.append(f"missing category seed file(s): {missing}")
+    if total != TOTAL_ITEMS:
+        global_notes.append(f"catalog has {total} items, expected {TOTAL_ITEMS}")
+    (problems if strict else soft).extend(global_notes)
+    if problems:
+        raise CatalogError(problems, source=f"seeds in {seed_dir}")
+
+    all_items.sort(key=lambda pair: pair[1]["category_code"])  # stable: file order kept
+    catalog = _csv_bytes(CATALOG_COLUMNS, [_item_row(it) for _, it in all_items])
+    departments = _csv_bytes(DEPARTMENT_COLUMNS, [[u[c] for c in DEPARTMENT_COLUMNS] for u in units])
+    return catalog, departments, counts, len(units), tuple(p.name for p in files), tuple(soft)
+
+
+def build_catalog(seed_dir=None, out_dir=None, *, strict=True) -> BuildResult:
+    """Expand the seeds into ``duty_catalog.csv`` and ``departments.csv``.
+
+    Parameters
+    ----------
+    seed_dir : str or Path, optional
+        Folder with ``CC_*.yaml`` and ``departments.yaml`` (default: the
+        package's ``data/seeds``).
+    out_dir : str or Path, optional
+        Where to write the two CSVs (default: the package's ``data``).
+    strict : bool, default True
+        Require all 18 category files and exactly 4,315 items, and every
+        file's ``items_target``. With ``strict=False`` these become
+        ``warnings`` of the result; other problems still raise.
+
+    Returns
+    -------
+    BuildResult
+
+    Raises
+    ------
+    CatalogError
+        Listing every problem, each naming the seed file and the
+        subcategory / item it was found in.
+    """
+    seed_dir = Path(seed_dir) if seed_dir is not None else _PACKAGE_DATA / "seeds"
+    out_dir = Path(out_dir) if out_dir is not None else _PACKAGE_DATA
+    catalog, departments, counts, n_units, files, warnings = _build(seed_dir, strict=strict)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cpath, dpath = out_dir / "duty_catalog.csv", out_dir / "departments.csv"
+    for path, payload in ((cpath, catalog), (dpath, departments)):
+        if not path.exists() or path.read_bytes() != payload:
+            # write then rename, so a reader never sees a half-written file
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_bytes(payload)
+            os.replace(tmp, path)
+    return BuildResult(
+        n_items=sum(counts.values()),
+        counts=counts,
+        n_units=n_units,
+        catalog_path=str(cpath),
+        departments_path=str(dpath),
+        seed_files=files,
+        warnings=warnings,
+    )
+
+
+def check_catalog(seed_dir=None, data_dir=None, *, strict=True) -> list:
+    """Rebuild in a temporary folder and list the committed files that differ.
+
+    Returns
+    -------
+    list of str
+        Names of the CSVs in ``data_dir`` that are missing or differ from a
+        fresh build (empty when everything is up to date).
+    """
+    data_dir = Path(data_dir) if data_dir is not None else _PACKAGE_DATA
+    with tempfile.TemporaryDirectory() as tmp:
+        build_catalog(seed_dir, tmp, strict=strict)
+        differ = []
+        for name in ("duty_catalog.csv", "departments.csv"):
+            committed = data_dir / name
+            if not committed.exists() or not filecmp.cmp(committed, Path(tmp) / name, shallow=False):
+                differ.append(name)
+    return differ
+
+
+def main(argv=None) -> int:
+    """Entry point used by ``sujian-router catalog build`` and ``python -m``."""
+    from ._cli.catalog import build_parser  # noqa: F401  (keeps one parser definition)
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="sujian-router catalog")
+    sub = parser.add_subparsers(dest="command")
+    build_parser(sub)
+    args = parser.parse_args(["catalog", "build", *(argv or [])])
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,43 @@
+"""Shared ``--column-map`` / ``--text-column`` / ``--label-column`` arguments."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def parse_column_map(items) -> dict:
+    """Turn ``["诉求内容=text", ...]`` into ``{"诉求内容": "text"}``.
+
+    Examples
+    --------
+    >>> parse_column_map(["诉求内容=text", "事项编码=label"])
+    {'诉求内容': 'text', '事项编码': 'label'}
+    """
+    mapping = {}
+    for item in items or ():
+        src, sep, dst = str(item).partition("=")
+        if not sep or not src.strip() or not dst.strip():
+            raise argparse.ArgumentTypeError(f"--column-map expects SOURCE=CANONICAL, got {item!r}")
+        mapping[src.strip()] = dst.strip()
+    return mapping
+
+
+def add_column_arguments(parser, *, label=True):
+    """Add the column-mapping options to a sub-command parser."""
+    parser.add_argument("--text-column", metavar="C", help="export column holding the complaint text")
+    if label:
+        parser.add_argument("--label-column", metavar="C", help="export column holding the label (item code)")
+    parser.add_argument("--column-map", nargs="+", metavar="SRC=CANONICAL", default=[],
+                        help="map export columns to canonical names (text, label, title, district, street, "
+                             "received_at, ticket_id, department, location)")
+    parser.add_argument("--sheet", default=None, help="sheet name or index of an XLSX export")
+
+
+def column_mapping_from_args(args) -> dict | None:
+    """Combine ``--column-map``, ``--text-column`` and ``--label-column`` into one mapping."""
+    mapping = parse_column_map(getattr(args, "column_map", None))
+    if getattr(args, "text_column", None):
+        mapping[args.text_column] = "text"
+    if getattr(args, "label_column", None):
+        mapping[args.label_column] = "label"
+    return mapping or None

@@ -1,0 +1,78 @@
+"""``sujian-router train``: retrain from a labelled ticket export."""
+
+from __future__ import annotations
+
+import json
+
+
+def build_parser(subparsers):
+    """Register the ``train`` sub-command."""
+    from ._columns import add_column_arguments
+
+    p = subparsers.add_parser(
+        "train",
+        help="train a model from a labelled ticket export",
+        description=(
+            "Train a router from a labelled export (CSV in UTF-8/BOM/GBK/GB18030, or XLSX). Labels are "
+            "catalog item codes unless --free-labels. Every input row is accounted for in the report."
+        ),
+    )
+    p.add_argument("--tickets", required=True, help="the labelled export")
+    add_column_arguments(p)
+    p.add_argument("--encoding", default=None, help="export encoding (detected when omitted)")
+    p.add_argument("--filter", action="append", default=[], metavar="COLUMN=VALUE",
+                   help="keep only rows whose COLUMN equals VALUE (e.g. split=train); repeatable")
+    p.add_argument("--free-labels", action="store_true",
+                   help="any label set (another taxonomy, categories only): a plain text classifier")
+    p.add_argument("--out", required=True, help="model directory to write")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--target-accuracy", type=float, default=0.9,
+                   help="accuracy wanted on the automatically routed share (default 0.9)")
+    p.add_argument("--validation-fraction", type=float, default=0.1, help="held out for calibration (default 0.1)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--json", action="store_true", help="print the training report as JSON")
+    p.set_defaults(func=run)
+    return p
+
+
+def apply_filters(df, filters):
+    """Keep rows matching every ``COLUMN=VALUE``; unknown columns raise TicketSchemaError."""
+    from ..exceptions import TicketSchemaError
+
+    for f in filters or ():
+        col, sep, value = f.partition("=")
+        if not sep:
+            raise TicketSchemaError(f"--filter expects COLUMN=VALUE, got {f!r}")
+        if col not in df.columns:
+            raise TicketSchemaError(f"--filter {f!r}: expected a column {col!r}, found {list(df.columns)}")
+        df = df[df[col].astype(str) == value]
+    return df
+
+
+def run(args) -> int:
+    """Read, train, save and report."""
+    from pathlib import Path
+
+    from .._tickets import read_tickets
+    from .._train import train
+    from ._columns import column_mapping_from_args
+
+    df = read_tickets(args.tickets, column_mapping=column_mapping_from_args(args), encoding=args.encoding,
+                      sheet=args.sheet, required=("text", "label"))
+    df = apply_filters(df, args.filter)
+    router = train(df, free_labels=args.free_labels, seed=args.seed, target_accuracy=args.target_accuracy,
+                   validation_fraction=args.validation_fraction, progress=not args.quiet)
+    out = Path(args.out)
+    router.save(out)
+    report = router.training_report
+    if len(router.quarantined):
+        qpath = out / "quarantine.csv"
+        router.quarantined.to_csv(qpath, index=False, encoding="utf-8-sig")
+    (out / "training_report.json").write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=1),
+                                             encoding="utf-8")
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        print(report.summary())
+        print(f"model written to {out}")
+    return 0

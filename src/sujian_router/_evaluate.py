@@ -1,0 +1,568 @@
+"""Evaluating a router on labelled tickets: metrics, coverage curve and a readable report.
+
+The router sends a complaint automatically when its confidence reaches the
+review threshold and to a human otherwise. :func:`coverage_curve` shows the
+trade-off (share routed automatically against accuracy of that share) for
+every possible threshold, :func:`choose_threshold` picks one for a target
+accuracy, and :func:`evaluate` puts everything into an :class:`EvaluationReport`.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import TicketSchemaError
+
+__all__ = ["EvaluationReport", "choose_threshold", "coverage_curve", "evaluate"]
+
+_WORST_ERRORS = 20
+_TOP_CONFUSIONS = 50
+_FULL_CONFUSION_HTML = 30
+_TEXT_CHARS = 200
+
+
+def _as_arrays(confidence, correct):
+    conf = np.asarray(confidence, dtype=float).ravel()
+    ok = np.asarray(correct, dtype=bool).ravel()
+    if conf.shape != ok.shape:
+        raise ValueError(
+            f"confidence and correct must have the same length, got {conf.size} and {ok.size}"
+        )
+    if conf.size and not np.all(np.isfinite(conf)):
+        raise ValueError("confidence contains NaN or infinite values")
+    return conf, ok
+
+
+def coverage_curve(confidence, correct) -> pd.DataFrame:
+    """Share routed automatically and its accuracy, for every distinct threshold.
+
+    A ticket is routed automatically when ``confidence >= threshold``.
+
+    Parameters
+    ----------
+    confidence : array-like of float
+        Confidence of each top-1 prediction.
+    correct : array-like of bool
+        Whether each top-1 prediction is right.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``threshold`` (the distinct confidences, ascending),
+        ``automatic_share`` (non-increasing), ``accuracy_automatic`` and
+        ``n_automatic`` (non-increasing). Empty input gives an empty frame.
+
+    Examples
+    --------
+    >>> coverage_curve([0.9, 0.6, 0.6, 0.3], [True, True, False, False])
+       threshold  automatic_share  accuracy_automatic  n_automatic
+    0        0.3             1.00            0.500000            4
+    1        0.6             0.75            0.666667            3
+    2        0.9             0.25            1.000000            1
+    """
+    conf, ok = _as_arrays(confidence, correct)
+    n = conf.size
+    if n == 0:
+        return pd.DataFrame(
+            {
+                "threshold": pd.Series([], dtype=float),
+                "automatic_share": pd.Series([], dtype=float),
+                "accuracy_automatic": pd.Series([], dtype=float),
+                "n_automatic": pd.Series([], dtype="int64"),
+            }
+        )
+    order = np.argsort(-conf, kind="stable")
+    c = conf[order]
+    hits = np.cumsum(ok[order])
+    # last position of each run of equal confidence (descending order)
+    last = np.flatnonzero(np.r_[c[1:] != c[:-1], True])
+    n_auto = last + 1
+    frame = pd.DataFrame(
+        {
+            "threshold": c[last],
+            "automatic_share": n_auto / n,
+            "accuracy_automatic": hits[last] / n_auto,
+            "n_automatic": n_auto.astype("int64"),
+        }
+    )
+    return frame.iloc[::-1].reset_index(drop=True)
+
+
+def choose_threshold(confidence, correct, *, target_accuracy=0.9, min_share=0.0) -> float:
+    """Lowest threshold whose automatically routed tickets reach a target accuracy.
+
+    Parameters
+    ----------
+    confidence, correct : array-like
+        As in :func:`coverage_curve` (use validation data, not the test set).
+    target_accuracy : float, default 0.9
+        Required accuracy of the tickets routed automatically.
+    min_share : float, default 0.0
+        Required share of tickets routed automatically.
+
+    Returns
+    -------
+    float
+        The lowest distinct confidence ``t`` such that the tickets with
+        ``confidence >= t`` are at least ``target_accuracy`` accurate and at
+        least ``min_share`` of all tickets. When no threshold qualifies (or
+        there is no data), returns ``1.0``: every ticket below full confidence
+        goes to review.
+
+    Examples
+    --------
+    >>> conf = [0.95, 0.9, 0.8, 0.7, 0.4]
+    >>> ok = [True, True, True, False, False]
+    >>> choose_threshold(conf, ok, target_accuracy=0.75)
+    0.7
+    >>> choose_threshold(conf, ok, target_accuracy=1.0)
+    0.8
+    >>> choose_threshold(conf, ok, target_accuracy=1.0, min_share=0.8)
+    1.0
+    """
+    if not 0.0 <= float(target_accuracy) <= 1.0:
+        raise ValueError(f"target_accuracy must be in [0, 1], got {target_accuracy!r}")
+    if not 0.0 <= float(min_share) <= 1.0:
+        raise ValueError(f"min_share must be in [0, 1], got {min_share!r}")
+    curve = coverage_curve(confidence, correct)
+    good = curve[
+        (curve["accuracy_automatic"] >= target_accuracy - 1e-12)
+        & (curve["automatic_share"] >= min_share - 1e-12)
+    ]
+    if good.empty:
+        return 1.0
+    return float(good["threshold"].iloc[0])
+
+
+def _mask(text):
+    from ._tickets import _mask as mask
+
+    text = mask(text)
+    return text if len(text) <= _TEXT_CHARS else text[: _TEXT_CHARS - 1] + "…"
+
+
+def _opt(x):
+    if x is None:
+        return None
+    x = float(x)
+    return None if math.isnan(x) else x
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    """Metrics of a router on labelled tickets.
+
+    Attributes
+    ----------
+    n : int
+        Tickets evaluated.
+    accuracy, macro_f1, weighted_f1 : float
+        Top-1 metrics; F1 averages over the labels present in truth or prediction.
+    top3_accuracy : float
+        Share of tickets whose true label is among the top ``k`` candidates
+        (the name keeps the default ``k=3``).
+    k : int
+        The ``k`` used for ``top3_accuracy``.
+    department_accuracy : float or None
+        Share of tickets (with a true label known to the catalog) whose
+        predicted item has the same lead department role as the true item.
+        None for free-label models or when no true label is in the catalog.
+    n_unknown_labels : int
+        Tickets whose true label is not in the model's catalog (0 without one).
+    per_class : pandas.DataFrame
+        ``label``, ``name`` (with a catalog), ``precision``, ``recall``,
+        ``f1``, ``support``; sorted by support, largest first.
+    confusion : pandas.DataFrame
+        Counts, rows = true label, columns = predicted label, restricted to
+        labels present in truth or prediction.
+    top_confusions : pandas.DataFrame
+        ``true``, ``predicted``, ``count`` for the off-diagonal cells, most
+        frequent first (readable when there are thousands of labels).
+    coverage : pandas.DataFrame
+        The :func:`coverage_curve`.
+    threshold : float
+        The model's review threshold.
+    automatic_share, accuracy_automatic : float or None
+        Share of tickets at or above the threshold and their accuracy
+        (None when none are).
+    worst_errors : pandas.DataFrame
+        The most confident wrong predictions: ``source_row``, ``text``
+        (personal data masked), ``label``, ``predicted``, ``confidence``.
+    target_accuracy : float or None
+        The target passed to :func:`evaluate`.
+    suggested_threshold : float or None
+        :func:`choose_threshold` for ``target_accuracy`` on these tickets.
+    """
+
+    n: int
+    accuracy: float
+    macro_f1: float
+    weighted_f1: float
+    top3_accuracy: float
+    k: int
+    department_accuracy: float | None
+    n_unknown_labels: int
+    per_class: pd.DataFrame
+    confusion: pd.DataFrame
+    top_confusions: pd.DataFrame
+    coverage: pd.DataFrame
+    threshold: float
+    automatic_share: float | None
+    accuracy_automatic: float | None
+    worst_errors: pd.DataFrame
+    target_accuracy: float | None = None
+    suggested_threshold: float | None = None
+
+    def to_dict(self) -> dict:
+        """Return the scalar metrics as a flat, JSON-serialisable dict.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> class Fake:
+        ...     catalog = None
+        ...     review_threshold = 0.5
+        ...     def rank(self, texts, k=5):
+        ...         lab = np.array([["a", "b"]] * len(texts), dtype=object)
+        ...         return lab, np.tile([0.8, 0.2], (len(texts), 1))
+        >>> import pandas as pd
+        >>> r = evaluate(Fake(), pd.DataFrame({"text": ["x", "y"], "label": ["a", "b"]}), k=2)
+        >>> d = r.to_dict()
+        >>> d["accuracy"], d["top3_accuracy"], d["automatic_share"]
+        (0.5, 1.0, 1.0)
+        """
+        return {
+            "n": int(self.n),
+            "accuracy": float(self.accuracy),
+            "macro_f1": float(self.macro_f1),
+            "weighted_f1": float(self.weighted_f1),
+            "top3_accuracy": float(self.top3_accuracy),
+            "k": int(self.k),
+            "department_accuracy": _opt(self.department_accuracy),
+            "n_unknown_labels": int(self.n_unknown_labels),
+            "n_labels": int(len(self.per_class)),
+            "threshold": float(self.threshold),
+            "automatic_share": _opt(self.automatic_share),
+            "accuracy_automatic": _opt(self.accuracy_automatic),
+            "target_accuracy": _opt(self.target_accuracy),
+            "suggested_threshold": _opt(self.suggested_threshold),
+        }
+
+    def summary(self) -> str:
+        """A short plain-text table of the main figures."""
+
+        def fmt(x):
+            return "n/a" if x is None else f"{x:.4f}"
+
+        rows = [
+            ("tickets", str(self.n)),
+            ("labels", str(len(self.per_class))),
+            ("accuracy", fmt(self.accuracy)),
+            ("macro F1", fmt(self.macro_f1)),
+            ("weighted F1", fmt(self.weighted_f1)),
+            (f"top-{self.k} accuracy", fmt(self.top3_accuracy)),
+            ("department accuracy", fmt(self.department_accuracy)),
+            ("review threshold", f"{self.threshold:.4f}"),
+            ("routed automatically", fmt(self.automatic_share)),
+            ("accuracy of automatic", fmt(self.accuracy_automatic)),
+        ]
+        if self.n_unknown_labels:
+            rows.append(("labels not in catalog", str(self.n_unknown_labels)))
+        if self.suggested_threshold is not None:
+            rows.append(
+                (f"threshold for {self.target_accuracy:.0%} accuracy", f"{self.suggested_threshold:.4f}")
+            )
+        width = max(len(r[0]) for r in rows)
+        return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+    def to_html(self, path) -> None:
+        """Write a self-contained HTML report (no scripts; every text escaped).
+
+        Parameters
+        ----------
+        path : str or path-like
+            Output file, written as UTF-8.
+        """
+        from pathlib import Path
+
+        esc = html.escape
+        parts = [
+            "<!DOCTYPE html>",
+            '<html lang="zh"><head><meta charset="utf-8">',
+            "<title>sujian_router evaluation report</title>",
+            "<style>body{font-family:sans-serif;margin:2em;max-width:70em}"
+            "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;"
+            "padding:2px 6px;text-align:right}td:first-child,th:first-child{text-align:left}"
+            "caption{font-weight:bold;text-align:left}.txt{text-align:left;max-width:40em}</style>",
+            "</head><body>",
+            "<h1>Evaluation report</h1>",
+            f"<pre>{esc(self.summary())}</pre>",
+        ]
+        metrics = pd.DataFrame(
+            [(k, "" if v is None else v) for k, v in self.to_dict().items()],
+            columns=["metric", "value"],
+        )
+        parts.append(_table(metrics, "Metrics"))
+        parts.append("<h2>Coverage: automatic routing versus accuracy</h2>")
+        parts.append(_coverage_svg(self.coverage, self.threshold))
+        parts.append(_table(_coverage_sample(self.coverage), "Coverage at selected thresholds"))
+        per_class = self.per_class
+        caption = "Per class"
+        if len(per_class) > 300:
+            per_class = per_class.head(300)
+            caption = f"Per class (300 most frequent of {len(self.per_class)})"
+        parts.append(_table(per_class, caption, float_format="{:.3f}"))
+        if 0 < len(self.confusion) <= _FULL_CONFUSION_HTML:
+            parts.append(_table(self.confusion.reset_index(), "Confusion matrix (rows: true)"))
+        parts.append(_table(self.top_confusions.head(_TOP_CONFUSIONS), "Most frequent confusions"))
+        parts.append(_table(self.worst_errors, "Most confident errors (personal data masked)"))
+        parts.append("</body></html>")
+        Path(path).write_text("\n".join(parts), encoding="utf-8")
+
+
+def _table(df, caption, float_format="{:.4f}"):
+    esc = html.escape
+    head = "".join(f"<th>{esc(str(c))}</th>" for c in df.columns)
+    body = []
+    for row in df.itertuples(index=False):
+        cells = []
+        for v in row:
+            if isinstance(v, (float, np.floating)):
+                s = "" if math.isnan(v) else float_format.format(v)
+                cells.append(f"<td>{s}</td>")
+            elif isinstance(v, str) and len(v) > 30:
+                cells.append(f'<td class="txt">{esc(v)}</td>')
+            else:
+                cells.append(f"<td>{esc(str(v))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return (
+        f"<table><caption>{esc(caption)}</caption><thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def _coverage_sample(curve):
+    if len(curve) <= 20:
+        return curve
+    idx = np.unique(np.linspace(0, len(curve) - 1, 20).round().astype(int))
+    return curve.iloc[idx].reset_index(drop=True)
+
+
+def _coverage_svg(curve, threshold):
+    """An inline SVG line chart: x = threshold, y = share (blue) and accuracy (red)."""
+    w, h, pad = 480, 240, 30
+    if curve.empty:
+        return "<p>No tickets.</p>"
+
+    def pts(col):
+        xs = pad + curve["threshold"].to_numpy() * (w - 2 * pad)
+        ys = h - pad - curve[col].to_numpy() * (h - 2 * pad)
+        return " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys))
+
+    tx = pad + float(threshold) * (w - 2 * pad)
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" '
+        'aria-label="coverage curve">'
+        f'<rect x="{pad}" y="{pad}" width="{w - 2 * pad}" height="{h - 2 * pad}" fill="none" stroke="#999"/>'
+        f'<polyline fill="none" stroke="#1f77b4" stroke-width="2" points="{pts("automatic_share")}"/>'
+        f'<polyline fill="none" stroke="#d62728" stroke-width="2" points="{pts("accuracy_automatic")}"/>'
+        f'<line x1="{tx:.1f}" y1="{pad}" x2="{tx:.1f}" y2="{h - pad}" stroke="#333" stroke-dasharray="4"/>'
+        f'<text x="{pad}" y="{h - 8}" font-size="11">threshold 0 → 1 (dashed: model threshold)</text>'
+        f'<text x="{pad}" y="{pad - 8}" font-size="11" fill="#1f77b4">share automatic</text>'
+        f'<text x="{pad + 120}" y="{pad - 8}" font-size="11" fill="#d62728">accuracy of automatic</text>'
+        "</svg>"
+    )
+
+
+def evaluate(model, tickets, *, k=3, target_accuracy=None) -> EvaluationReport:
+    """Evaluate a router on labelled tickets.
+
+    Parameters
+    ----------
+    model : Router
+        Anything with ``rank(texts, k) -> (labels, probs)``, ``catalog``
+        (a DutyCatalog or None) and ``review_threshold``.
+    tickets : pandas.DataFrame
+        ``text`` and ``label`` columns (as from :func:`read_tickets`);
+        ``source_row`` is carried into ``worst_errors`` when present.
+        Rows must have a non-empty label (use :func:`quarantine_tickets`).
+    k : int, default 3
+        Candidates counted for ``top3_accuracy``.
+    target_accuracy : float, optional
+        Also compute ``suggested_threshold`` with :func:`choose_threshold`.
+
+    Returns
+    -------
+    EvaluationReport
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> class Fake:
+    ...     catalog = None
+    ...     review_threshold = 0.7
+    ...     def rank(self, texts, k=5):
+    ...         top = {"路灯": ("a", "b", 0.9), "噪音": ("b", "a", 0.6)}
+    ...         rows = [top["路灯" if "路灯" in t else "噪音"] for t in texts]
+    ...         lab = np.array([[r[0], r[1]] for r in rows], dtype=object)
+    ...         return lab, np.array([[r[2], 1 - r[2]] for r in rows])
+    >>> df = pd.DataFrame({"text": ["路灯坏了", "噪音扰民", "路灯不亮"], "label": ["a", "b", "b"]})
+    >>> rep = evaluate(Fake(), df, k=2)
+    >>> round(rep.accuracy, 3), rep.top3_accuracy, round(rep.automatic_share, 3)
+    (0.667, 1.0, 0.667)
+    """
+    from sklearn.metrics import f1_score, precision_recall_fscore_support
+
+    missing = [c for c in ("text", "label") if c not in tickets.columns]
+    if missing:
+        raise TicketSchemaError(
+            f"evaluate: expected columns ['text', 'label'], found {list(tickets.columns)}"
+        )
+    k = int(k)
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    texts = ["" if not isinstance(t, str) else t for t in tickets["text"].tolist()]
+    truth = np.array(
+        ["" if not isinstance(v, str) else v.strip() for v in tickets["label"].tolist()], dtype=object
+    )
+    rows = (
+        tickets["source_row"].to_numpy()
+        if "source_row" in tickets.columns
+        else np.arange(1, len(tickets) + 1)
+    )
+    empty = np.flatnonzero(truth == "")
+    if empty.size:
+        shown = [int(r) for r in rows[empty[:5]]]
+        raise TicketSchemaError(
+            f"evaluate: {empty.size} ticket(s) have no label (rows {shown}); "
+            "drop them first, e.g. with quarantine_tickets"
+        )
+    n = len(texts)
+    if n == 0:
+        raise TicketSchemaError("evaluate: no tickets to evaluate")
+    labels, probs = model.rank(texts, k=k)
+    labels = np.asarray(labels, dtype=object)
+    probs = np.asarray(probs, dtype=float)
+    if labels.shape[0] != n or probs.shape != labels.shape:
+        raise ValueError(
+            f"model.rank returned shapes {labels.shape} and {probs.shape} for {n} texts"
+        )
+    pred = labels[:, 0].astype(str).astype(object)
+    conf = probs[:, 0]
+    correct = pred == truth
+    accuracy = float(correct.mean())
+    topk = float((labels[:, :k] == truth[:, None]).any(axis=1).mean())
+    present = np.array(sorted(set(truth) | set(pred)), dtype=object)
+    macro = float(f1_score(truth, pred, labels=present, average="macro", zero_division=0))
+    weighted = float(f1_score(truth, pred, labels=present, average="weighted", zero_division=0))
+    p, r, f, s = precision_recall_fscore_support(
+        truth, pred, labels=present, average=None, zero_division=0
+    )
+    catalog = getattr(model, "catalog", None)
+    per_class = pd.DataFrame({"label": present.astype(str)})
+    if catalog is not None:
+        per_class["name"] = [catalog.get(c).name if c in catalog else "" for c in present]
+    per_class["precision"] = p
+    per_class["recall"] = r
+    per_class["f1"] = f
+    per_class["support"] = s.astype("int64")
+    per_class = per_class.sort_values(["support", "label"], ascending=[False, True], kind="stable")
+    per_class = per_class.reset_index(drop=True)
+
+    index = {c: i for i, c in enumerate(present)}
+    ti = np.fromiter((index[c] for c in truth), dtype=np.int64, count=n)
+    pi = np.fromiter((index[c] for c in pred), dtype=np.int64, count=n)
+    m = len(present)
+    cm = np.zeros((m, m), dtype=np.int64)
+    np.add.at(cm, (ti, pi), 1)
+    confusion = pd.DataFrame(cm, index=pd.Index(present.astype(str), name="true"),
+                             columns=pd.Index(present.astype(str), name="predicted"))
+    off = ti != pi
+    if off.any():
+        pairs = pd.DataFrame({"true": truth[off].astype(str), "predicted": pred[off].astype(str)})
+        top_conf = (
+            pairs.groupby(["true", "predicted"], sort=True).size().rename("count").reset_index()
+            .sort_values(["count", "true", "predicted"], ascending=[False, True, True], kind="stable")
+            .reset_index(drop=True)
+        )
+    else:
+        top_conf = pd.DataFrame({"true": pd.Series([], dtype=str),
+                                 "predicted": pd.Series([], dtype=str),
+                                 "count": pd.Series([], dtype="int64")})
+    top_conf["count"] = top_conf["count"].astype("int64")
+
+    department_accuracy = None
+    n_unknown = 0
+    if catalog is not None:
+        known = np.array([t in catalog for t in truth])
+        n_unknown = int((~known).sum())
+        if known.any():
+            lead = {}
+
+            def role(code):
+                if code not in lead:
+                    lead[code] = catalog.get(code).lead_department if code in catalog else None
+                return lead[code]
+
+            same = [role(t) == role(q) for t, q in zip(truth[known], pred[known])]
+            department_accuracy = float(np.mean(same))
+
+    curve = coverage_curve(conf, correct)
+    threshold = float(getattr(model, "review_threshold", 0.0))
+    auto = conf >= threshold
+    automatic_share = float(auto.mean())
+    accuracy_automatic = float(correct[auto].mean()) if auto.any() else None
+    suggested = None
+    if target_accuracy is not None:
+        suggested = choose_threshold(conf, correct, target_accuracy=target_accuracy)
+
+    wrong = np.flatnonzero(~correct)
+    wrong = wrong[np.argsort(-conf[wrong], kind="stable")][:_WORST_ERRORS]
+    worst = pd.DataFrame(
+        {
+            "source_row": rows[wrong],
+            "text": [_mask(texts[i]) for i in wrong],
+            "label": truth[wrong].astype(str),
+            "predicted": pred[wrong].astype(str),
+            "confidence": conf[wrong],
+        }
+    )
+    return EvaluationReport(
+        n=n,
+        accuracy=accuracy,
+        macro_f1=macro,
+        weighted_f1=weighted,
+        top3_accuracy=topk,
+        k=k,
+        department_accuracy=department_accuracy,
+        n_unknown_labels=n_unknown,
+        per_class=per_class,
+        confusion=confusion,
+        top_confusions=top_conf,
+        coverage=curve,
+        threshold=threshold,
+        automatic_share=automatic_share,
+        accuracy_automatic=accuracy_automatic,
+        worst_errors=worst,
+        target_accuracy=None if target_accuracy is None else float(target_accuracy),
+        suggested_threshold=suggested,
+    )
+
+
+def _json_default(obj):  # pragma: no cover - used by the CLI
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    raise TypeError(type(obj).__name__)
+
+
+def report_json(report: EvaluationReport) -> str:
+    """Serialise :meth:`EvaluationReport.to_dict` as JSON (UTF-8 text, keys in order)."""
+    return json.dumps(report.to_dict(), ensure_ascii=False, default=_json_default)

@@ -1,0 +1,559 @@
+"""The router: text in, :class:`RoutingDecision` out."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from ._decision import Candidate, RoutingDecision, deadlines_for
+from .exceptions import ModelFileError, ModelMismatchError, NotFittedError
+
+__all__ = ["Router"]
+
+logger = logging.getLogger(__name__)
+
+_CONTEXT_COLUMNS = ("district", "street", "received_at", "location")
+
+
+def _parse_time(value, *, where="received_at"):
+    """Turn ``value`` into a naive ``datetime`` (or ``None``); raise ValueError naming it."""
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, datetime):
+        # pandas.Timestamp is a datetime subclass; NaT is not usable
+        if value != value:  # NaT
+            return None
+        return value.replace(tzinfo=None) if value.tzinfo else value
+    if isinstance(value, str):
+        s = value.strip()
+        if not s:
+            return None
+        for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S",
+                    "%Y/%m/%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d", "%Y/%m/%d"):
+            try:
+                return datetime.strptime(s, fmt)
+            except ValueError:
+                continue
+        raise ValueError(f"{where}: cannot read {value!r} as a time; expected 'YYYY-MM-DD HH:MM'")
+    raise ValueError(f"{where}: expected a datetime or 'YYYY-MM-DD HH:MM' string, got {type(value).__name__}")
+
+
+def _blank(value):
+    """True for None, NaN and empty strings (missing context values)."""
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+class Router:
+    """Route complaints to duty items and the units that must handle them.
+
+    A router combines a fitted :class:`~sujian_router.TextClassifier`
+    (text to duty item), the duty catalog (item to department roles) and the
+    routing rules (roles, jurisdiction, urgency and the anti-buck-passing
+    flags).  The model predicts duties only: departments come from the
+    catalog and the rules at routing time, so reassigning a duty never needs
+    retraining.
+
+    Use :meth:`load` to get the bundled default or a saved model, and
+    :func:`sujian_router.train` to fit a new one.
+
+    Parameters
+    ----------
+    classifier : TextClassifier
+        A fitted classifier whose labels are item codes (or free labels).
+    catalog : DutyCatalog, optional
+        The catalog the labels refer to; ``None`` for a free-label model,
+        which names a label but no departments.
+    rules : RuleSet, optional
+        Routing rules; the bundled rules when ``None`` and a catalog is given.
+    review_threshold : float
+        Decisions whose confidence is below this go to a human
+        (``needs_review=True``).  Chosen on validation data by ``train``.
+    metadata : dict, optional
+        What the model directory records (versions, hashes, metrics).
+
+    Examples
+    --------
+    >>> from sujian_router import Router
+    >>> router = Router.load()                                   # doctest: +SKIP
+    >>> d = router.route("晚上10点后经常有人在坪联路过河大桥下跳广场舞，噪声比较大。",
+    ...                  district="坪山区", street="坪山街道",
+    ...                  received_at="2024-06-12 22:30")            # doctest: +SKIP
+    >>> d.departments                                            # doctest: +SKIP
+    ('坪山派出所', '深圳市龙岗河坪山河流域管理中心', ...)
+    """
+
+    def __init__(self, classifier, *, catalog=None, rules=None, review_threshold=0.5, metadata=None):
+        if not hasattr(classifier, "classes_"):
+            raise NotFittedError("Router needs a fitted classifier (it has no classes_)")
+        if not 0.0 <= float(review_threshold) <= 1.0:
+            raise ValueError(f"review_threshold must be in [0, 1], got {review_threshold!r}")
+        self.classifier = classifier
+        self.catalog = catalog
+        if rules is None and catalog is not None:
+            from ._rules import load_rules
+
+            rules = load_rules(directory=catalog.departments)
+        self.rules = rules
+        self.review_threshold = float(review_threshold)
+        self.metadata = dict(metadata or {})
+        self.load_warnings: tuple[str, ...] = ()
+        if catalog is not None:
+            missing = [c for c in classifier.classes_ if c not in catalog]
+            if missing:
+                raise ModelMismatchError(
+                    f"{len(missing)} model label(s) are not items of the catalog, e.g. {missing[:5]}"
+                )
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load(cls, path=None, *, catalog=None, rules=None, strict=False, progress=True):
+        """Load a saved model directory, or the bundled default model.
+
+        Parameters
+        ----------
+        path : str or Path, optional
+            A model directory written by :meth:`save`.  ``None`` (or
+            ``"default"``) loads the bundled default model, building it from
+            the catalog and synthetic tickets on first use (about a minute,
+            with a progress bar) and caching it.
+        catalog : DutyCatalog, optional
+            The catalog to route with; the bundled one by default.  A
+            changed catalog is fine as long as it still has every item the
+            model predicts (departments may change freely).
+        rules : RuleSet, optional
+            The routing rules; the bundled ones by default.
+        strict : bool
+            Raise :class:`ModelMismatchError` on any version or catalog
+            difference instead of recording it in ``load_warnings``.
+        progress : bool
+            Show a progress bar when the default model has to be built.
+
+        Raises
+        ------
+        ModelFileError
+            The directory is missing, truncated or tampered with.
+        ModelMismatchError
+            The model predicts items the catalog does not have (or, with
+            ``strict=True``, anything differs).
+        """
+        from ._persist import load_model_dir
+
+        if path is None or str(path) == "default":
+            from ._train import ensure_default_model
+
+            path = ensure_default_model(progress=progress)
+        path = Path(path)
+        arrays, meta = load_model_dir(path)
+        return cls._from_saved(arrays, meta, path=path, catalog=catalog, rules=rules, strict=strict)
+
+    @classmethod
+    def _from_saved(cls, arrays, meta, *, path, catalog, rules, strict):
+        from ._classifier import TextClassifier
+        from ._persist import environment_versions, version_differences
+
+        try:
+            classifier = TextClassifier.from_state(arrays, meta["classifier"])
+        except (KeyError, ValueError, TypeError, IndexError) as exc:
+            raise ModelFileError(f"{path}: the classifier state in arrays.npz/metadata.json is unusable: {exc}") from exc
+        problems = list(version_differences(meta.get("versions", {}), environment_versions()))
+        if meta.get("uses_catalog", True):
+            if catalog is None:
+                from ._catalog import load_catalog
+
+                catalog = load_catalog()
+            saved_fp = meta.get("catalog_fingerprint")
+            if saved_fp and saved_fp != catalog.fingerprint:
+                problems.append(
+                    f"catalog fingerprint differs: model trained with {saved_fp[:12]}, "
+                    f"routing with {catalog.fingerprint[:12]} (departments or texts may have changed)"
+                )
+            missing = [c for c in classifier.classes_ if c not in catalog]
+            if missing:
+                raise ModelMismatchError(
+                    f"{path}: the model predicts {len(missing)} item code(s) that the catalog lacks, "
+                    f"e.g. {missing[:5]}; retrain or load it with the catalog it was trained on"
+                )
+        else:
+            catalog = None
+        if strict and problems:
+            raise ModelMismatchError(f"{path}: " + "; ".join(problems))
+        router = cls(
+            classifier,
+            catalog=catalog,
+            rules=rules,
+            review_threshold=meta.get("review_threshold", 0.5),
+            metadata=meta,
+        )
+        router.load_warnings = tuple(problems)
+        for p in problems:
+            logger.warning("%s: %s", path, p)
+        return router
+
+    def save(self, path, *, card=None):
+        """Write the model directory (arrays, metadata, model card, manifest).
+
+        Nothing is pickled: the classifier is stored as numeric arrays plus
+        JSON, and every file's SHA-256 goes into ``manifest.json``.
+
+        Returns
+        -------
+        Path
+            The directory written.
+        """
+        from ._persist import environment_versions, save_model_dir
+
+        arrays, clf_meta = self.classifier.to_state()
+        meta = dict(self.metadata)
+        meta.update(
+            classifier=clf_meta,
+            review_threshold=self.review_threshold,
+            uses_catalog=self.catalog is not None,
+            versions=environment_versions(),
+        )
+        if self.catalog is not None:
+            meta["catalog_fingerprint"] = self.catalog.fingerprint
+            meta["catalog_items"] = len(self.catalog)
+        text = card if card is not None else _model_card(meta)
+        return save_model_dir(Path(path), arrays, meta, text)
+
+    # ------------------------------------------------------------------ ranking
+    @property
+    def classes_(self):
+        """The labels (item codes) the model can predict."""
+        return self.classifier.classes_
+
+    def rank(self, texts, k=5):
+        """Return the top-``k`` labels and probabilities for raw texts.
+
+        Parameters
+        ----------
+        texts : iterable of str
+            Raw complaint texts (normalised and masked here).
+        k : int
+            How many candidates per text.
+
+        Returns
+        -------
+        labels : ndarray of str, shape (n, k)
+        probs : ndarray of float, shape (n, k)
+        """
+        from ._text import prepare_text
+
+        prepared = [prepare_text(t if isinstance(t, str) else "").text for t in texts]
+        return self._rank_prepared(prepared, k)
+
+    def _rank_prepared(self, prepared, k):
+        k = max(1, min(int(k), len(self.classifier.classes_)))
+        if not prepared:
+            return np.empty((0, k), dtype=object), np.empty((0, k), dtype=float)
+        return self.classifier.top_k(prepared, k=k)
+
+    # ------------------------------------------------------------------ routing
+    def route(self, text, *, district=None, street=None, received_at=None, location=None, top_k=5):
+        """Route one complaint.
+
+        Never raises on a ``str``: empty, content-free or very long texts
+        give a flagged decision with ``needs_review=True``.
+
+        Parameters
+        ----------
+        text : str
+            The complaint as the citizen wrote it.
+        district, street : str, optional
+            Where it happened, when the intake system knows (e.g. ``"坪山区"``,
+            ``"坪山街道"``).  When missing, places named in the text are used.
+        received_at : datetime or str, optional
+            When it was received (``"YYYY-MM-DD HH:MM"``); deadlines count
+            from here.  ``None`` means now.
+        location : str, optional
+            A place description or type (``"河道"``, ``"学校"``...) used by
+            place rules.
+        top_k : int
+            Number of candidates to return.
+
+        Returns
+        -------
+        RoutingDecision
+
+        Raises
+        ------
+        TypeError
+            ``text`` is not a ``str``.
+        ValueError
+            ``received_at`` cannot be read as a time.
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"route() needs the complaint text as str, got {type(text).__name__}")
+        when = _parse_time(received_at)
+        if when is None:
+            when = datetime.now().replace(second=0, microsecond=0)
+        return self._route_batch([text], [(district, street, when, location)], top_k)[0]
+
+    def route_many(self, texts, *, district=None, street=None, received_at=None, location=None,
+                   top_k=5, batch_size=2000):
+        """Route many complaints: exactly one decision per input, in input order.
+
+        Parameters
+        ----------
+        texts : iterable of str or pandas.DataFrame
+            Texts, or a DataFrame with a ``text`` column and optional
+            ``district``, ``street``, ``received_at`` and ``location``
+            columns (per-row context).
+        district, street, received_at, location : optional
+            Context applied to rows that do not have their own.
+        top_k : int
+            Candidates per decision.
+        batch_size : int
+            Rows classified per vectorised call.
+
+        Returns
+        -------
+        list of RoutingDecision
+            ``None``, NaN, non-string and otherwise unusable rows give a
+            flagged decision (``needs_review=True``) rather than an error.
+        """
+        rows_text, rows_ctx = self._rows(texts, district, street, received_at, location)
+        default_when = datetime.now().replace(second=0, microsecond=0)
+        out: list[RoutingDecision] = []
+        for start in range(0, len(rows_text), max(1, int(batch_size))):
+            chunk_t = rows_text[start:start + batch_size]
+            chunk_c = rows_ctx[start:start + batch_size]
+            ctx = []
+            errors = {}
+            for i, (d, s, w, loc) in enumerate(chunk_c):
+                try:
+                    when = _parse_time(w)
+                except ValueError as exc:
+                    errors[i] = str(exc)
+                    when = None
+                ctx.append((d, s, when or default_when, loc))
+            decisions = self._route_batch(chunk_t, ctx, top_k)
+            for i, msg in errors.items():
+                decisions[i] = _with_flag(decisions[i], "invalid_context", f"提交时间无法识别（{msg}），按当前时间计算时限")
+            out.extend(decisions)
+        return out
+
+    @staticmethod
+    def _rows(texts, district, street, received_at, location):
+        defaults = {"district": district, "street": street, "received_at": received_at, "location": location}
+        try:
+            import pandas as pd
+        except ImportError:  # pragma: no cover - pandas is a dependency
+            pd = None
+        if pd is not None and isinstance(texts, pd.DataFrame):
+            if "text" not in texts.columns:
+                from .exceptions import TicketSchemaError
+
+                raise TicketSchemaError(f"route_many: expected columns ['text'], found {list(texts.columns)}")
+            n = len(texts)
+            cols = {}
+            for c in _CONTEXT_COLUMNS:
+                cols[c] = texts[c].tolist() if c in texts.columns else [defaults[c]] * n
+            ctx = []
+            for i in range(n):
+                vals = []
+                for c in _CONTEXT_COLUMNS:
+                    v = cols[c][i]
+                    vals.append(defaults[c] if _blank(v) else v)
+                ctx.append(tuple(vals))
+            return texts["text"].tolist(), ctx
+        if isinstance(texts, str):
+            raise TypeError("route_many() needs an iterable of texts; use route() for a single str")
+        if pd is not None and isinstance(texts, pd.Series):
+            texts = texts.tolist()
+        rows = list(texts) if isinstance(texts, Iterable) else None
+        if rows is None:
+            raise TypeError(f"route_many() needs an iterable of texts or a DataFrame, got {type(texts).__name__}")
+        ctx = [(district, street, received_at, location)] * len(rows)
+        return rows, ctx
+
+    def _route_batch(self, texts, ctx, top_k):
+        """Classify a batch and build decisions; per-row failures become flagged decisions."""
+        from ._text import prepare_text
+
+        prepared = []
+        for t in texts:
+            if isinstance(t, str):
+                try:
+                    prepared.append(prepare_text(t))
+                except Exception as exc:  # defensive: never lose a row
+                    prepared.append(exc)
+            else:
+                prepared.append(None)
+        usable = [i for i, p in enumerate(prepared) if p is not None and not isinstance(p, Exception) and not p.empty]
+        k = max(1, int(top_k))
+        labels = probs = None
+        batch_error = None
+        if usable:
+            try:
+                labels, probs = self._rank_prepared([prepared[i].text for i in usable], k)
+            except Exception as exc:  # pragma: no cover - defensive
+                batch_error = exc
+        pos = {i: j for j, i in enumerate(usable)}
+        out = []
+        for i, p in enumerate(prepared):
+            try:
+                out.append(self._decide(texts[i], p, ctx[i], labels, probs, pos.get(i), batch_error))
+            except Exception as exc:  # never lose a row
+                logger.exception("routing row %d failed", i)
+                out.append(self._flagged(ctx[i], "row_error", f"该条诉求处理出错（{type(exc).__name__}: {exc}），请人工分拨"))
+        return out
+
+    def _flagged(self, ctx, flag, reason, extra_flags=()):
+        district, street, when, location = ctx
+        res = self._resolve(None, "", ctx, skip_rules=True)
+        return RoutingDecision(
+            item_code=None, item_name=None, category=None, subcategory=None, confidence=0.0,
+            candidates=(), lead_department=None, co_departments=(), urgency="一般",
+            received_at=when, dispatch_deadline=res.get("dispatch_deadline"),
+            contact_deadline=res.get("contact_deadline"), needs_review=True,
+            district=res.get("district"), street=res.get("street"),
+            flags=(flag, *extra_flags), reasons=(reason,),
+        )
+
+    def _decide(self, raw, prepared, ctx, labels, probs, j, batch_error):
+        if prepared is None:
+            kind = "空值" if raw is None or (isinstance(raw, float) and math.isnan(raw)) else type(raw).__name__
+            return self._flagged(ctx, "invalid_input", f"诉求内容不是文本（{kind}），请人工分拨")
+        if isinstance(prepared, Exception):
+            return self._flagged(ctx, "row_error", f"文本预处理出错（{prepared}），请人工分拨")
+        extra = ("truncated",) if prepared.truncated else ()
+        if prepared.empty:
+            return self._flagged(ctx, "empty_text", "诉求内容为空或没有可识别的文字，请人工分拨", extra)
+        if batch_error is not None or j is None:
+            return self._flagged(ctx, "row_error", f"分类出错（{batch_error}），请人工分拨", extra)
+        codes = [str(c) for c in labels[j]]
+        scores = [float(s) for s in probs[j]]
+        flags = list(extra)
+        reasons = []
+        if prepared.truncated:
+            from ._text import MAX_TEXT_CHARS
+
+            reasons.append(f"诉求内容过长，只按前{MAX_TEXT_CHARS}个字符分拨")
+        if prepared.masked:
+            reasons.append("已屏蔽个人信息：" + "、".join(prepared.masked))
+        cat = self.catalog
+        if cat is not None:
+            items = [cat.get(c) for c in codes]
+            candidates = tuple(Candidate(it.code, it.name, round(s, 4)) for it, s in zip(items, scores))
+            item = items[0]
+        else:
+            candidates = tuple(Candidate(c, c, round(s, 4)) for c, s in zip(codes, scores))
+            item = None
+        confidence = scores[0]
+        needs_review = confidence < self.review_threshold
+        if needs_review:
+            flags.append("low_confidence")
+            reasons.append(f"置信度{confidence:.2f}低于自动分拨阈值{self.review_threshold:.2f}，建议人工复核")
+        try:
+            terms = self.classifier.explain(prepared.text, codes[0], n=5)
+        except Exception:  # explanation is best-effort
+            terms = []
+        top_terms = [t for t, w in terms if w > 0]
+        label_name = item.name if item is not None else codes[0]
+        if top_terms:
+            reasons.insert(0, f"判定为「{label_name}」（置信度{confidence:.2f}），关键词：" + "、".join(top_terms))
+        else:
+            reasons.insert(0, f"判定为「{label_name}」（置信度{confidence:.2f}）")
+        if cat is None:
+            district, street, when, _ = ctx
+            return RoutingDecision(
+                item_code=codes[0], item_name=codes[0], category=None, subcategory=None,
+                confidence=confidence, candidates=candidates, lead_department=None, co_departments=(),
+                urgency="一般", received_at=when, needs_review=needs_review,
+                district=None if _blank(district) else district, street=None if _blank(street) else street,
+                flags=tuple(flags), reasons=tuple(reasons) + ("自由标签模型：不解析承办部门",),
+            )
+        res = self._resolve(item, prepared.text, ctx)
+        reasons.extend(res["reasons"])
+        if res["joint_review"] and "joint_review" not in flags:
+            flags.append("joint_review")
+        if res["arbitration"]:
+            flags.append("arbitration")
+        return RoutingDecision(
+            item_code=item.code, item_name=item.name, category=item.category, subcategory=item.subcategory,
+            confidence=confidence, candidates=candidates,
+            lead_department=res["lead_department"], co_departments=res["co_departments"],
+            urgency=res["urgency"], received_at=res["received_at"],
+            dispatch_deadline=res["dispatch_deadline"], contact_deadline=res["contact_deadline"],
+            needs_review=needs_review or res["joint_review"],
+            arbitration=res["arbitration"], joint_review=res["joint_review"],
+            district=res["district"], street=res["street"],
+            flags=tuple(flags), reasons=tuple(reasons),
+        )
+
+    def _resolve(self, item, text, ctx, *, skip_rules=False):
+        """Apply the rules (or, without rules, only deadlines) and return a plain dict."""
+        from ._rules import RoutingContext
+
+        district, street, when, location = ctx
+        context = RoutingContext(
+            district=None if _blank(district) else str(district),
+            street=None if _blank(street) else str(street),
+            received_at=when,
+            location=None if _blank(location) else str(location),
+        )
+        if self.rules is None or self.catalog is None or skip_rules:
+            dispatch, contact = deadlines_for("一般", when)
+            return {"dispatch_deadline": dispatch, "contact_deadline": contact,
+                    "district": context.district, "street": context.street}
+        res = self.rules.apply(item, text, context, self.catalog.departments)
+        return {
+            "lead_department": res.lead_department,
+            "co_departments": tuple(res.co_departments),
+            "urgency": res.urgency,
+            "received_at": res.received_at,
+            "dispatch_deadline": res.dispatch_deadline,
+            "contact_deadline": res.contact_deadline,
+            "arbitration": res.arbitration,
+            "joint_review": res.joint_review,
+            "district": res.district,
+            "street": res.street,
+            "reasons": list(res.reasons),
+        }
+
+    def __repr__(self):
+        n = len(self.classifier.classes_)
+        kind = "catalog" if self.catalog is not None else "free-label"
+        return f"Router({kind}, {n} labels, review_threshold={self.review_threshold:.3f})"
+
+
+def _with_flag(decision, flag, reason):
+    from dataclasses import replace
+
+    return replace(decision, flags=(*decision.flags, flag), reasons=(*decision.reasons, reason), needs_review=True)
+
+
+def _model_card(meta):
+    """A short human-readable model card from the metadata."""
+    lines = ["# sujian_router model", ""]
+    lines.append(f"- kind: {'duty items of a catalog' if meta.get('uses_catalog', True) else 'free labels'}")
+    lines.append(f"- labels: {len(meta.get('classifier', {}).get('classes', []))}")
+    if meta.get("training"):
+        t = meta["training"]
+        lines.append(f"- training rows used: {t.get('rows_used')} (quarantined {t.get('rows_quarantined')}, "
+                     f"catalog-derived examples added {t.get('rows_augmented')})")
+        lines.append(f"- training data SHA-256: {t.get('data_sha256')}")
+        if t.get("synthetic"):
+            lines.append("- **trained on SYNTHETIC tickets** generated from the catalog; not real complaints")
+        lines.append(f"- seed: {t.get('seed')}")
+    if meta.get("metrics"):
+        lines.append("- validation metrics: " + ", ".join(f"{k}={v}" for k, v in sorted(meta["metrics"].items())))
+    lines.append(f"- review threshold: {meta.get('review_threshold')}")
+    if meta.get("catalog_fingerprint"):
+        lines.append(f"- catalog fingerprint: {meta['catalog_fingerprint']}")
+    lines.append(f"- versions: {meta.get('versions')}")
+    lines.append("")
+    lines.append("Load with `sujian_router.Router.load(path)`; the files are verified against manifest.json.")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,995 @@
+"""Declarative routing rules: who leads, who helps, how urgent, which flags.
+
+The model predicts a duty item; the catalog gives the item's default lead and
+co-handling roles; the rules in ``data/rules.yaml`` (operator-editable) adjust
+them for the text, the place and the time; the department directory turns the
+roles into concrete units. Changing a department never needs retraining.
+
+Order of :meth:`RuleSet.apply` (documented, deterministic):
+
+1. **Place and jurisdiction.** The context's district and street are
+   normalised; when one is unknown, the text (and ``location``) is searched
+   with ``directory.find_places``. Place types (river, bridge, park, ...) are
+   detected from the text and ``location`` with the trigger words of the rules
+   file.
+2. **Rules** are evaluated in ascending ``priority``, then file order. A rule
+   fires when all its conditions hold. A later (higher-priority) ``lead``
+   overrides an earlier one; ``co`` roles accumulate after the item's own.
+3. **Conflicts.** Two fired rules of the same (winning) priority naming
+   different leads: the first in file order wins, ``arbitration=True`` and a
+   reason names both rules.
+4. **首接负责.** When no rule names a lead, the item's catalog lead is the
+   first-responsible unit and keeps the ticket until it is settled.
+5. **争议事项快速裁决.** A disputed item, a conflict, or a rule with
+   ``arbitration: true`` sets ``arbitration=True``.
+6. **监管空白点会商研判.** No item, a gap item, or a rule with
+   ``joint_review: true`` sets ``joint_review=True``; the coordinating unit
+   (区政务服务和数据管理局, or 市政务服务和数据管理局 when the district is
+   unknown) leads and the former lead becomes the first co-handling role.
+7. **Urgency and deadlines.** Any fired rule saying ``紧急`` makes the ticket
+   urgent; otherwise the last fired rule with an urgency, otherwise the item's
+   default (``一般`` without an item). Dispatch within 30 minutes (紧急) or 2
+   hours (一般) of receipt; first contact within 24 hours.
+8. **Units.** Every role is resolved with ``directory.resolve_unit(role,
+   district, street)``; each resolution's note becomes a reason. Co-handling
+   units are de-duplicated and never repeat the lead unit.
+
+Examples
+--------
+>>> from datetime import datetime
+>>> from sujian_router._rules import RuleSet, RoutingContext
+>>> rules = RuleSet.from_dict({"rules": [{
+...     "id": "gas", "description": "燃气泄漏属紧急诉求", "priority": 90,
+...     "when": {"text_any": ["燃气泄漏", "煤气味"]},
+...     "then": {"urgency": "紧急", "co": ["燃气集团"]}}]})
+>>> len(rules), rules.rules[0].id
+(1, 'gas')
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from importlib import resources
+from pathlib import Path
+
+from ._decision import CONTACT_LIMIT, DISPATCH_LIMITS
+from .exceptions import RulesError
+
+__all__ = ["RoutingContext", "Resolution", "Rule", "RuleSet", "load_rules"]
+
+URGENCIES = ("紧急", "一般")
+COORDINATOR_DISTRICT = "区政务服务和数据管理局"
+COORDINATOR_CITY = "市政务服务和数据管理局"
+#: Shenzhen wall-clock time, used when ``received_at`` carries a time zone.
+SHENZHEN_TZ = timezone(timedelta(hours=8))
+
+#: Named time windows (minutes since midnight, half-open, may wrap midnight).
+#: A rules file can redefine or add names under ``time_windows``.
+DEFAULT_TIME_WINDOWS = {
+    # 噪声污染防治法 第八十八条: 夜间 = 22:00–06:00
+    "night": ((22 * 60, 6 * 60),),
+    # Shenzhen lawful construction hours are 7:00–12:00 and 14:00–23:00
+    "outside_construction_hours": ((23 * 60, 7 * 60), (12 * 60, 14 * 60)),
+}
+
+_WHEN_KEYS = (
+    "items", "subcategories", "categories", "no_item", "text_any", "text_all", "text_none",
+    "time", "place", "districts", "streets",
+)
+_THEN_KEYS = ("lead", "co", "urgency", "arbitration", "joint_review", "note")
+_RULE_KEYS = ("id", "description", "priority", "enabled", "when", "then")
+_FILE_KEYS = ("version", "description", "time_windows", "places", "rules")
+_ITEM_RE = re.compile(r"^\d{2}-\d{2}-\d{3}$")
+_SUB_RE = re.compile(r"^\d{2}-\d{2}$")
+_CAT_RE = re.compile(r"^\d{2}$")
+_HHMM_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+_PLACE_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+# --------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class RoutingContext:
+    """What the intake system knows about a complaint besides its text.
+
+    Parameters
+    ----------
+    district, street : str, optional
+        Where it happened (any accepted spelling, e.g. ``坪山`` or ``坪山区``).
+    received_at : datetime, optional
+        When the complaint was received (naive = Shenzhen local time).
+    location : str, optional
+        An address, or a place type of the rules file (``river``, ``school``...).
+
+    Examples
+    --------
+    >>> RoutingContext(district="坪山区").street is None
+    True
+    """
+
+    district: str | None = None
+    street: str | None = None
+    received_at: datetime | None = None
+    location: str | None = None
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Departments, urgency, deadlines and flags decided by the rules.
+
+    Attributes
+    ----------
+    lead_department : str
+        The concrete lead unit.
+    co_departments : tuple of str
+        Concrete co-handling units (no duplicates, never the lead).
+    lead_role : str
+        The role the lead unit was resolved from.
+    co_roles : tuple of str
+        The co-handling roles (no duplicates, never the lead role).
+    urgency : str
+        ``紧急`` or ``一般``.
+    received_at, dispatch_deadline, contact_deadline : datetime or None
+        Receipt time; dispatch within 30 min (紧急) / 2 h (一般); contact within 24 h.
+    arbitration : bool
+        争议事项快速裁决: the item is disputed or the rules conflicted.
+    joint_review : bool
+        监管空白点会商研判: no item fits, the item is a known gap, or a rule asked for it.
+    district, street : str or None
+        The jurisdiction used to resolve the units.
+    fired_rules : tuple of str
+        Ids of the rules that fired, in evaluation order.
+    reasons : tuple of str
+        Plain-Chinese explanations, in order.
+
+    Examples
+    --------
+    >>> r = Resolution("坪山派出所", (), "派出所", (), "一般", None, None, None,
+    ...                False, False, "坪山区", "坪山街道", (), ())
+    >>> r.to_dict()["lead_department"]
+    '坪山派出所'
+    """
+
+    lead_department: str
+    co_departments: tuple
+    lead_role: str
+    co_roles: tuple
+    urgency: str
+    received_at: datetime | None
+    dispatch_deadline: datetime | None
+    contact_deadline: datetime | None
+    arbitration: bool
+    joint_review: bool
+    district: str | None
+    street: str | None
+    fired_rules: tuple
+    reasons: tuple
+
+    @property
+    def departments(self) -> tuple:
+        """The lead unit followed by the co-handling units."""
+        return (self.lead_department, *self.co_departments)
+
+    def to_dict(self) -> dict:
+        """Return a JSON-friendly dict (datetimes as ISO strings, tuples as lists)."""
+        out = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if isinstance(value, datetime):
+                value = value.isoformat()
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[name] = value
+        return out
+
+
+# ----------------------------------------------------------------------- rules
+@dataclass(frozen=True)
+class Rule:
+    """One validated rule (see the header of ``data/rules.yaml`` for the format).
+
+    Conditions: ``items`` / ``subcategories`` / ``categories`` together say
+    which duty items the rule targets (any of them; none = every item and the
+    no-item case); ``no_item: true`` targets only complaints without an item;
+    every other condition must hold as well.
+    """
+
+    id: str
+    description: str
+    priority: int
+    index: int
+    items: frozenset = frozenset()
+    subcategories: frozenset = frozenset()
+    categories: frozenset = frozenset()
+    no_item: bool = False
+    text_any: tuple = ()
+    text_all: tuple = ()
+    text_none: tuple = ()
+    time: tuple = ()
+    time_label: str = ""
+    place: frozenset = frozenset()
+    districts: tuple = ()
+    streets: tuple = ()
+    lead: str | None = None
+    co: tuple = ()
+    urgency: str | None = None
+    arbitration: bool = False
+    joint_review: bool = False
+    note: str = ""
+    _any_re: object = field(default=None, repr=False, compare=False)
+    _all_res: tuple = field(default=(), repr=False, compare=False)
+    _none_re: object = field(default=None, repr=False, compare=False)
+
+    @property
+    def targeted(self) -> bool:
+        """True when the rule names items, subcategories or categories."""
+        return bool(self.items or self.subcategories or self.categories)
+
+    @property
+    def roles(self) -> tuple:
+        """Every role the rule names (lead first)."""
+        return ((self.lead,) if self.lead else ()) + self.co
+
+
+def _phrase_re(phrases):
+    if not phrases:
+        return None
+    ordered = sorted(set(phrases), key=lambda p: (-len(p), p))
+    return re.compile("|".join(re.escape(p) for p in ordered))
+
+
+def _minutes(dt):
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(SHENZHEN_TZ)
+    return dt.hour * 60 + dt.minute
+
+
+def _in_windows(minute, windows):
+    for start, end in windows:
+        if start <= end:
+            if start <= minute < end:
+                return True
+        elif minute >= start or minute < end:
+            return True
+    return False
+
+
+def _fmt_windows(windows):
+    return "、".join(f"{s // 60:02d}:{s % 60:02d}–{e // 60:02d}:{e % 60:02d}" for s, e in windows)
+
+
+class _Problems:
+    """Collects validation problems, each naming the rule and the field."""
+
+    def __init__(self):
+        self.lines = []
+
+    def add(self, where, field_name, message):
+        self.lines.append(f"{where} {field_name}: {message}" if field_name else f"{where}: {message}")
+
+
+def _str_list(value, where, name, problems, *, nested=False):
+    """Return a tuple of non-empty strings (or tuples of strings when nested)."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)):
+        problems.add(where, name, f"expected a list, got {type(value).__name__} {value!r}")
+        return ()
+    out = []
+    for entry in value:
+        if nested and isinstance(entry, (list, tuple)):
+            group = tuple(str(p).strip() for p in entry if str(p).strip())
+            if not group or len(group) != len(entry):
+                problems.add(where, name, f"empty phrase in group {list(entry)!r}")
+                continue
+            out.append(group)
+        elif isinstance(entry, (str, int)) and not isinstance(entry, bool) and str(entry).strip():
+            out.append(str(entry).strip())
+        else:
+            problems.add(where, name, f"expected non-empty text, got {entry!r}")
+    return tuple(out)
+
+
+def _parse_hhmm(value, where, name, problems):
+    text = str(value).strip() if value is not None else ""
+    m = _HHMM_RE.match(text)
+    if not m:
+        problems.add(where, name, f"time {value!r} is not HH:MM (00:00–23:59)")
+        return None
+    return int(m.group(1)) * 60 + int(m.group(2))
+
+
+def _parse_window(spec, where, name, problems):
+    if not isinstance(spec, dict) or set(spec) != {"from", "to"}:
+        problems.add(where, name, f"a time window needs exactly 'from' and 'to', got {spec!r}")
+        return None
+    start = _parse_hhmm(spec["from"], where, name + ".from", problems)
+    end = _parse_hhmm(spec["to"], where, name + ".to", problems)
+    if start is None or end is None:
+        return None
+    if start == end:
+        problems.add(where, name, f"empty time window {spec['from']}–{spec['to']}")
+        return None
+    return (start, end)
+
+
+def _parse_time(value, windows, where, problems):
+    """Return (windows, label) for a ``time`` condition."""
+    entries = value if isinstance(value, list) else [value]
+    out, labels = [], []
+    before = len(problems.lines)
+    for entry in entries:
+        if isinstance(entry, str):
+            if entry not in windows:
+                problems.add(where, "when.time", f"unknown time window {entry!r}; known: {sorted(windows)}")
+                continue
+            out.extend(windows[entry])
+            labels.append(entry)
+        else:
+            w = _parse_window(entry, where, "when.time", problems)
+            if w:
+                out.append(w)
+                labels.append(_fmt_windows([w]))
+    if not out and len(problems.lines) == before:
+        problems.add(where, "when.time", f"no usable time window in {value!r}")
+    return tuple(out), "、".join(labels)
+
+
+def _check_bool(value, where, name, problems):
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        problems.add(where, name, f"expected true or false, got {value!r}")
+        return False
+    return value
+
+
+class RuleSet:
+    """An ordered, validated, indexed set of routing rules.
+
+    Build it with :func:`load_rules` (a YAML file) or :meth:`from_dict`.
+
+    Parameters
+    ----------
+    rules : sequence of Rule
+        Already validated rules.
+    places : dict
+        Place type -> trigger words.
+    time_windows : dict
+        Name -> tuple of (start, end) minute windows.
+    source : str, optional
+        Where the rules came from.
+
+    Examples
+    --------
+    >>> rs = load_rules()
+    >>> len(rs) >= 35 and "river" in rs.place_types
+    True
+    >>> rs.detect_places("坪联路过河大桥下跳广场舞") >= {"river", "bridge"}
+    True
+    """
+
+    def __init__(self, rules, *, places=None, time_windows=None, source=None):
+        self._rules = tuple(sorted(rules, key=lambda r: (r.priority, r.index)))
+        self.source = source or "<rules>"
+        self._places = {k: tuple(v) for k, v in (places or {}).items()}
+        self._place_res = {k: _phrase_re(v) for k, v in self._places.items() if v}
+        self._time_windows = dict(time_windows or DEFAULT_TIME_WINDOWS)
+        self._by_item, self._by_sub, self._by_cat = {}, {}, {}
+        self._untargeted = []
+        for r in self._rules:
+            if not r.targeted:
+                self._untargeted.append(r)
+            for code in r.items:
+                self._by_item.setdefault(code, []).append(r)
+            for code in r.subcategories:
+                self._by_sub.setdefault(code, []).append(r)
+            for code in r.categories:
+                self._by_cat.setdefault(code, []).append(r)
+        self._candidates_cache = {}
+        self._district_norm = {}
+        self._jurisdiction_cache = {}
+        self._jurisdiction_owner = None
+
+    # --------------------------------------------------------------- building
+    @classmethod
+    def from_dict(cls, data, *, directory=None, catalog=None, source=None):
+        """Validate a parsed rules document and build the rule set.
+
+        Parameters
+        ----------
+        data : dict
+            ``{"rules": [...], "places": {...}, "time_windows": {...}}``.
+        directory : DepartmentDirectory, optional
+            Roles (and district / street names) are checked against it.
+        catalog : DutyCatalog, optional
+            Item, subcategory and category codes are checked against it.
+        source : str, optional
+            File name used in error messages.
+
+        Raises
+        ------
+        RulesError
+            With every problem found, each naming the rule (index and id) and field.
+        """
+        source = source or "<rules>"
+        problems = _Problems()
+        if not isinstance(data, dict):
+            raise RulesError(f"{source}: expected a mapping with a 'rules' list, got {type(data).__name__}")
+        for key in data:
+            if key not in _FILE_KEYS:
+                problems.add("file", key, f"unknown top-level key; allowed: {list(_FILE_KEYS)}")
+        places = cls._parse_places(data.get("places"), problems)
+        windows = cls._parse_windows(data.get("time_windows"), problems)
+        raw_rules = data.get("rules")
+        if not isinstance(raw_rules, list) or not raw_rules:
+            problems.add("file", "rules", "expected a non-empty list of rules")
+            raw_rules = []
+        known_roles = cls._known_roles(directory)
+        codes = cls._known_codes(catalog)
+        rules, seen_ids = [], {}
+        for index, raw in enumerate(raw_rules, start=1):
+            rule = cls._parse_rule(index, raw, places, windows, known_roles, codes, directory, seen_ids, problems)
+            if rule is not None:
+                rules.append(rule)
+        if problems.lines:
+            body = "\n".join(f"  {line}" for line in problems.lines)
+            raise RulesError(f"{source}: {len(problems.lines)} problem(s)\n{body}")
+        return cls(rules, places=places, time_windows=windows, source=source)
+
+    @staticmethod
+    def _parse_places(raw, problems):
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict):
+            problems.add("file", "places", f"expected a mapping place type -> trigger words, got {raw!r}")
+            return {}
+        out = {}
+        for name, words in raw.items():
+            where = f"place type {name!r}"
+            if not isinstance(name, str) or not _PLACE_TYPE_RE.match(name):
+                problems.add(where, "places", "place types are lower-case ASCII names such as 'river'")
+                continue
+            phrases = _str_list(words, where, "places", problems)
+            if not phrases:
+                problems.add(where, "places", "needs at least one trigger word")
+            out[name] = phrases
+        return out
+
+    @staticmethod
+    def _parse_windows(raw, problems):
+        windows = dict(DEFAULT_TIME_WINDOWS)
+        if raw is None:
+            return windows
+        if not isinstance(raw, dict):
+            problems.add("file", "time_windows", f"expected a mapping name -> windows, got {raw!r}")
+            return windows
+        for name, specs in raw.items():
+            where = f"time window {name!r}"
+            specs = specs if isinstance(specs, list) else [specs]
+            parsed = [_parse_window(s, where, "time_windows", problems) for s in specs]
+            if parsed and all(parsed):
+                windows[str(name)] = tuple(parsed)
+        return windows
+
+    @staticmethod
+    def _known_roles(directory):
+        if directory is None:
+            return None
+        roles = getattr(directory, "roles", None)
+        return set(roles) if roles is not None else None
+
+    @staticmethod
+    def _known_codes(catalog):
+        if catalog is None:
+            return None
+        items = set()
+        for it in catalog:
+            items.add(it.code)
+        subs = {getattr(it, "subcategory_code", it.code[:5]) for it in catalog}
+        cats = {getattr(it, "category_code", it.code[:2]) for it in catalog}
+        return items, subs, cats
+
+    @classmethod
+    def _parse_rule(cls, index, raw, places, windows, known_roles, codes, directory, seen_ids, problems):
+        rid = raw.get("id") if isinstance(raw, dict) else None
+        where = f"rule #{index} (id={rid!r})" if rid is not None else f"rule #{index}"
+        if not isinstance(raw, dict):
+            problems.add(where, "", f"expected a mapping, got {raw!r}")
+            return None
+        start = len(problems.lines)
+        for key in raw:
+            if key not in _RULE_KEYS:
+                problems.add(where, key, f"unknown key; allowed: {list(_RULE_KEYS)}")
+        if not isinstance(rid, str) or not rid.strip():
+            problems.add(where, "id", "missing or empty id")
+            rid = f"#{index}"
+        elif rid in seen_ids:
+            problems.add(where, "id", f"duplicate id (also rule #{seen_ids[rid]})")
+        else:
+            seen_ids[rid] = index
+        description = raw.get("description")
+        if not isinstance(description, str) or not description.strip():
+            problems.add(where, "description", "missing or empty description")
+            description = ""
+        priority = raw.get("priority")
+        if isinstance(priority, bool) or not isinstance(priority, int):
+            problems.add(where, "priority", f"expected an integer, got {priority!r}")
+            priority = 0
+        enabled = raw.get("enabled", True)
+        if not isinstance(enabled, bool):
+            problems.add(where, "enabled", f"expected true or false, got {enabled!r}")
+        when, then = raw.get("when"), raw.get("then")
+        if not isinstance(when, dict) or not when:
+            problems.add(where, "when", "needs at least one condition")
+            when = {}
+        if not isinstance(then, dict) or not then:
+            problems.add(where, "then", "needs at least one action")
+            then = {}
+        for key in when:
+            if key not in _WHEN_KEYS:
+                problems.add(where, f"when.{key}", f"unknown condition; allowed: {list(_WHEN_KEYS)}")
+        for key in then:
+            if key not in _THEN_KEYS:
+                problems.add(where, f"then.{key}", f"unknown action; allowed: {list(_THEN_KEYS)}")
+
+        kw = {}
+        for key, regex, what, pos in (
+            ("items", _ITEM_RE, "CC-SS-III", 0),
+            ("subcategories", _SUB_RE, "CC-SS", 1),
+            ("categories", _CAT_RE, "CC", 2),
+        ):
+            values = _str_list(when.get(key), where, f"when.{key}", problems)
+            for v in values:
+                if not regex.match(v):
+                    problems.add(where, f"when.{key}", f"code {v!r} is not of the form {what}")
+                elif codes is not None and v not in codes[pos]:
+                    problems.add(where, f"when.{key}", f"code {v!r} is not in the catalog")
+            kw[key] = frozenset(values)
+        kw["no_item"] = _check_bool(when.get("no_item"), where, "when.no_item", problems)
+        if kw["no_item"] and (kw["items"] or kw["subcategories"] or kw["categories"]):
+            problems.add(where, "when.no_item", "cannot be combined with items, subcategories or categories")
+        kw["text_any"] = _str_list(when.get("text_any"), where, "when.text_any", problems)
+        kw["text_all"] = _str_list(when.get("text_all"), where, "when.text_all", problems, nested=True)
+        kw["text_none"] = _str_list(when.get("text_none"), where, "when.text_none", problems)
+        if "time" in when:
+            kw["time"], kw["time_label"] = _parse_time(when["time"], windows, where, problems)
+        place = _str_list(when.get("place"), where, "when.place", problems)
+        for p in place:
+            if p not in places:
+                problems.add(where, "when.place", f"unknown place type {p!r}; known: {sorted(places)}")
+        kw["place"] = frozenset(place)
+        for key, norm in (("districts", "normalize_district"), ("streets", "normalize_street")):
+            values = _str_list(when.get(key), where, f"when.{key}", problems)
+            if directory is not None and hasattr(directory, norm):
+                fixed = []
+                for v in values:
+                    n = getattr(directory, norm)(v)
+                    if n is None:
+                        problems.add(where, f"when.{key}", f"unknown {key[:-1]} {v!r}")
+                    fixed.append(n or v)
+                values = tuple(fixed)
+            kw[key] = values
+
+        lead = then.get("lead")
+        if lead is not None and (not isinstance(lead, str) or not lead.strip()):
+            problems.add(where, "then.lead", f"expected a role name, got {lead!r}")
+            lead = None
+        kw["lead"] = lead.strip() if lead else None
+        kw["co"] = _str_list(then.get("co"), where, "then.co", problems)
+        for name, roles in (("then.lead", (kw["lead"],) if kw["lead"] else ()), ("then.co", kw["co"])):
+            for role in roles:
+                if known_roles is not None and role not in known_roles:
+                    problems.add(where, name, f"unknown department role {role!r}")
+        urgency = then.get("urgency")
+        if urgency is not None and urgency not in URGENCIES:
+            problems.add(where, "then.urgency", f"{urgency!r} not one of {list(URGENCIES)}")
+            urgency = None
+        kw["urgency"] = urgency
+        kw["arbitration"] = _check_bool(then.get("arbitration"), where, "then.arbitration", problems)
+        kw["joint_review"] = _check_bool(then.get("joint_review"), where, "then.joint_review", problems)
+        note = then.get("note", "")
+        if not isinstance(note, str):
+            problems.add(where, "then.note", f"expected text, got {note!r}")
+            note = ""
+        kw["note"] = note.strip()
+        if len(problems.lines) > start or enabled is False:
+            return None
+        return Rule(
+            id=rid, description=description.strip(), priority=priority, index=index,
+            _any_re=_phrase_re(kw["text_any"]),
+            _all_res=tuple(_phrase_re(g if isinstance(g, tuple) else (g,)) for g in kw["text_all"]),
+            _none_re=_phrase_re(kw["text_none"]),
+            **kw,
+        )
+
+    # -------------------------------------------------------------- accessors
+    @property
+    def rules(self) -> tuple:
+        """The enabled rules in evaluation order (priority, then file order)."""
+        return self._rules
+
+    @property
+    def place_types(self) -> tuple:
+        """The place types of the vocabulary, in file order."""
+        return tuple(self._places)
+
+    @property
+    def places(self) -> dict:
+        """Place type -> trigger words."""
+        return dict(self._places)
+
+    def __len__(self) -> int:
+        return len(self._rules)
+
+    def __iter__(self):
+        return iter(self._rules)
+
+    def __repr__(self) -> str:
+        return f"RuleSet({len(self._rules)} rules, {len(self._places)} place types, source={self.source!r})"
+
+    def rules_for(self, item) -> tuple:
+        """The rules that can apply to ``item`` (a DutyItem or None), in evaluation order.
+
+        Examples
+        --------
+        >>> rs = load_rules()
+        >>> all(r.targeted is False or r.no_item for r in rs.rules_for(None))
+        True
+        """
+        if item is None:
+            key = None
+        else:
+            code = item.code
+            key = (code, getattr(item, "subcategory_code", code[:5]), getattr(item, "category_code", code[:2]))
+        try:
+            return self._candidates_cache[key]
+        except KeyError:
+            pass
+        if key is None:
+            found = [r for r in self._untargeted]
+        else:
+            found = [r for r in self._untargeted if not r.no_item]
+            found += self._by_item.get(key[0], ())
+            found += self._by_sub.get(key[1], ())
+            found += self._by_cat.get(key[2], ())
+        unique = {id(r): r for r in found}
+        result = tuple(sorted(unique.values(), key=lambda r: (r.priority, r.index)))
+        self._candidates_cache[key] = result
+        return result
+
+    def detect_places(self, text, location=None) -> frozenset:
+        """Place types mentioned in ``text`` or given by ``location``.
+
+        ``location`` may be a place type itself (``"river"``) or an address.
+        """
+        found = set()
+        if location:
+            loc = str(location).strip()
+            if loc in self._places:
+                found.add(loc)
+                loc = ""
+        else:
+            loc = ""
+        for name, regex in self._place_res.items():
+            if (text and regex.search(text)) or (loc and regex.search(loc)):
+                found.add(name)
+        return frozenset(found)
+
+    # ----------------------------------------------------------------- apply
+    def apply(self, item, text, context=None, directory=None) -> Resolution:
+        """Decide lead and co-handling units, urgency, deadlines and flags.
+
+        Parameters
+        ----------
+        item : DutyItem or None
+            The duty item (None when no item fits).
+        text : str
+            The complaint, already normalised.
+        context : RoutingContext, optional
+            District, street, receipt time and location.
+        directory : DepartmentDirectory
+            Resolves roles to units (``resolve_unit``) and finds places.
+
+        Returns
+        -------
+        Resolution
+
+        Examples
+        --------
+        >>> from datetime import datetime
+        >>> from sujian_router import DepartmentDirectory
+        >>> rs = load_rules()
+        >>> ctx = RoutingContext(received_at=datetime(2024, 6, 12, 9, 0))
+        >>> res = rs.apply(None, "家里闻到很浓的燃气味", ctx, DepartmentDirectory.load())
+        >>> res.urgency, res.joint_review, res.dispatch_deadline.strftime("%H:%M")
+        ('紧急', True, '09:30')
+        """
+        if directory is None:
+            raise TypeError("apply() needs a department directory (resolve_unit / find_places)")
+        context = context or RoutingContext()
+        text = text if isinstance(text, str) else ("" if text is None else str(text))
+        reasons = []
+
+        # (1) jurisdiction (context-only normalisation is cached per directory)
+        if context.district and context.street:
+            if self._jurisdiction_owner is not directory:
+                self._jurisdiction_cache.clear()
+                self._jurisdiction_owner = directory
+            key = (context.district, context.street)
+            cached = self._jurisdiction_cache.get(key)
+            if cached is None:
+                notes = []
+                found = self._jurisdiction(text, context, directory, notes, from_text=False)
+                cached = (*found, tuple(notes))
+                if found[0] and found[1] and len(self._jurisdiction_cache) < 10_000:
+                    self._jurisdiction_cache[key] = cached
+                else:  # something was unknown: the text may help, so redo without caching
+                    notes = []
+                    cached = (*self._jurisdiction(text, context, directory, notes), tuple(notes))
+            district, street, notes = cached
+            reasons.extend(notes)
+        else:
+            district, street = self._jurisdiction(text, context, directory, reasons)
+        places = None
+        minute = _minutes(context.received_at) if context.received_at is not None else None
+
+        # (2) rules
+        fired = []
+        for rule in self.rules_for(item):
+            if rule.no_item and item is not None:
+                continue
+            if rule._any_re is not None and not rule._any_re.search(text):
+                continue
+            if rule._all_res and not all(rx.search(text) for rx in rule._all_res):
+                continue
+            if rule._none_re is not None and rule._none_re.search(text):
+                continue
+            if rule.time and (minute is None or not _in_windows(minute, rule.time)):
+                continue
+            if rule.districts and not self._district_in(district, rule.districts, directory):
+                continue
+            if rule.streets and (street is None or street not in rule.streets):
+                continue
+            if rule.place:
+                if places is None:
+                    places = self._PlaceProbe(self, text, context.location)
+                if not places.any_of(rule.place):
+                    continue
+            fired.append(rule)
+
+        # (3) lead and conflicts
+        arbitration = False
+        lead_rules = [r for r in fired if r.lead]
+        lead_role = None
+        if lead_rules:
+            top = lead_rules[-1].priority
+            group = [r for r in lead_rules if r.priority == top]
+            winner = group[0]
+            lead_role = winner.lead
+            others = [r for r in group[1:] if r.lead != winner.lead]
+            if others:
+                arbitration = True
+                for other in others:
+                    reasons.append(
+                        f"规则冲突：规则{winner.id}（主办{winner.lead}）与规则{other.id}（主办{other.lead}）"
+                        f"优先级同为{top}，按文件顺序采用规则{winner.id}，提交争议事项快速裁决"
+                    )
+        for r in fired:
+            reasons.append(f"规则{r.id}：{r.description}" + (f"（{r.note}）" if r.note else ""))
+
+        item_co = tuple(getattr(item, "co_departments", ()) or ()) if item is not None else ()
+        if isinstance(item_co, str):
+            item_co = tuple(c for c in item_co.split("|") if c)
+        co_roles = list(item_co)
+        for r in fired:
+            co_roles.extend(r.co)
+
+        # (4) 首接负责
+        item_lead = getattr(item, "lead_department", None) if item is not None else None
+        if lead_role is None and item_lead:
+            lead_role = item_lead
+            reasons.append(f"首接负责：规则未另行指定主办，由事项“{item.name}”清单所列主办（{item_lead}）首接负责，直至办结")
+
+        # (5) 争议事项快速裁决
+        if item is not None and getattr(item, "disputed", False):
+            arbitration = True
+            reasons.append(f"争议事项快速裁决：事项“{item.name}”在职责清单中标为争议事项")
+        rule_arb = [r.id for r in fired if r.arbitration]
+        if rule_arb:
+            arbitration = True
+            reasons.append(f"争议事项快速裁决：规则{'、'.join(rule_arb)}要求裁决")
+
+        # (6) 监管空白点会商研判
+        why = []
+        if item is None:
+            why.append("没有对应的职责事项")
+        elif getattr(item, "gap", False):
+            why.append(f"事项“{item.name}”是已知监管空白点")
+        rule_jr = [r.id for r in fired if r.joint_review]
+        if rule_jr:
+            why.append(f"规则{'、'.join(rule_jr)}要求会商")
+        joint_review = bool(why)
+        if joint_review:
+            coordinator = COORDINATOR_DISTRICT if district else COORDINATOR_CITY
+            kept = [r for r in (lead_role, item_lead) if r and r != coordinator]
+            co_roles[:0] = kept
+            lead_role = coordinator
+            reasons.append(f"监管空白点会商研判：{'；'.join(why)}，由{coordinator}牵头会商研判，明确责任单位")
+
+        # (7) urgency and deadlines
+        urgent = [r.id for r in fired if r.urgency == "紧急"]
+        if urgent:
+            urgency = "紧急"
+            reasons.append(f"紧急诉求：规则{'、'.join(urgent)}识别到紧急情形，30分钟内分拨")
+        else:
+            set_by = [r for r in fired if r.urgency]
+            if set_by:
+                urgency = set_by[-1].urgency
+            else:
+                urgency = getattr(item, "urgency", None) if item is not None else None
+                urgency = urgency if urgency in URGENCIES else "一般"
+        received = context.received_at
+        if received is None:
+            dispatch = contact = None
+            reasons.append("未提供受理时间，无法计算分拨和联系时限")
+        else:
+            dispatch = received + DISPATCH_LIMITS[urgency]
+            contact = received + CONTACT_LIMIT
+
+        # (8) units
+        seen_roles = {lead_role}
+        unique_co = []
+        for role in co_roles:
+            if role not in seen_roles:
+                seen_roles.add(role)
+                unique_co.append(role)
+        lead_res = directory.resolve_unit(lead_role, district, street)
+        reasons.append(f"主办{lead_role}：{lead_res.note}" if lead_res.note else f"主办{lead_role}：{lead_res.name}")
+        co_units = []
+        taken = {lead_res.name}
+        for role in unique_co:
+            res = directory.resolve_unit(role, district, street)
+            if res.name in taken:
+                continue
+            taken.add(res.name)
+            co_units.append(res.name)
+            if res.note:
+                reasons.append(f"协办{role}：{res.note}")
+
+        return Resolution(
+            lead_department=lead_res.name,
+            co_departments=tuple(co_units),
+            lead_role=lead_role,
+            co_roles=tuple(unique_co),
+            urgency=urgency,
+            received_at=received,
+            dispatch_deadline=dispatch,
+            contact_deadline=contact,
+            arbitration=arbitration,
+            joint_review=joint_review,
+            district=district,
+            street=street,
+            fired_rules=tuple(r.id for r in fired),
+            reasons=tuple(reasons),
+        )
+
+    # --------------------------------------------------------------- helpers
+    class _PlaceProbe:
+        """Lazy place-type detection: each type is searched at most once."""
+
+        __slots__ = ("_rs", "_text", "_loc", "_given", "_seen")
+
+        def __init__(self, ruleset, text, location):
+            self._rs, self._text, self._seen = ruleset, text, {}
+            loc = str(location).strip() if location else ""
+            self._given = loc if loc in ruleset._places else None
+            self._loc = "" if self._given else loc
+
+        def has(self, place):
+            hit = self._seen.get(place)
+            if hit is None:
+                regex = self._rs._place_res.get(place)
+                hit = place == self._given or (
+                    regex is not None
+                    and bool((self._text and regex.search(self._text)) or (self._loc and regex.search(self._loc)))
+                )
+                self._seen[place] = hit
+            return hit
+
+        def any_of(self, places):
+            return any(self.has(p) for p in places)
+
+    @staticmethod
+    def _jurisdiction(text, context, directory, reasons, from_text=True):
+        district, street = context.district, context.street
+        if district:
+            norm = directory.normalize_district(district)
+            if norm is None:
+                reasons.append(f"未识别的区“{district}”，按区不明处理")
+            district = norm
+        if street:
+            norm = directory.normalize_street(street, district=district)
+            if norm is None:
+                reasons.append(f"未识别的街道“{street}”，按街道不明处理")
+            street = norm
+        if street and not district:
+            of_street = getattr(directory, "district_of_street", None)
+            district = of_street(street) if of_street else None
+        if from_text and (district is None or street is None):
+            found_d, found_s = directory.find_places(text)
+            if (found_d is None and found_s is None) and context.location:
+                found_d, found_s = directory.find_places(str(context.location))
+            if district is None and found_d:
+                district = found_d
+                street = street or found_s
+                where = found_d + (found_s or "")
+                reasons.append(f"从诉求内容识别事发地为{where}")
+            elif district and street is None and found_s and found_d == district:
+                street = found_s
+                reasons.append(f"从诉求内容识别事发街道为{found_s}")
+        if district is None and from_text:
+            reasons.append("事发区不明，区级职责按市级单位指定")
+        return district, street
+
+    def _district_in(self, district, wanted, directory):
+        if district is None:
+            return False
+        if district in wanted:
+            return True
+        key = (id(directory), wanted)
+        norm = self._district_norm.get(key)
+        if norm is None:
+            norm = frozenset((directory.normalize_district(w) or w) for w in wanted)
+            self._district_norm[key] = norm
+        return district in norm
+
+
+def load_rules(path=None, *, directory=None, catalog=None) -> RuleSet:
+    """Read and validate a rules YAML file (the bundled ``rules.yaml`` by default).
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A rules file in the format of the bundled ``data/rules.yaml``.
+    directory : DepartmentDirectory, optional
+        When given, every role (and district / street name) is checked against it.
+    catalog : DutyCatalog, optional
+        When given, every item / subcategory / category code is checked against it.
+
+    Returns
+    -------
+    RuleSet
+
+    Raises
+    ------
+    RulesError
+        All problems at once, each naming the rule (index and id) and the field;
+        also for unreadable files or invalid YAML.
+
+    Examples
+    --------
+    >>> rs = load_rules()
+    >>> rs.rules[0].priority <= rs.rules[-1].priority
+    True
+    """
+    import yaml
+
+    if path is None:
+        ref = resources.files("sujian_router") / "data" / "rules.yaml"
+        text, source = ref.read_text(encoding="utf-8-sig"), "rules.yaml"
+    else:
+        path = Path(path)
+        source = str(path)
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except (FileNotFoundError, IsADirectoryError, UnicodeDecodeError) as exc:
+            raise RulesError(f"{source}: cannot read rules file ({exc.__class__.__name__})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RulesError(f"{source}: invalid YAML: {exc}") from None
+    return RuleSet.from_dict(data, directory=directory, catalog=catalog, source=source)

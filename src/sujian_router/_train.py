@@ -1,0 +1,362 @@
+"""Training: labelled tickets in, a :class:`Router` out; and the bundled default model."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .exceptions import ModelFileError, TicketSchemaError
+
+__all__ = ["train", "TrainingReport", "build_default_model", "ensure_default_model", "default_model_dir"]
+
+logger = logging.getLogger(__name__)
+
+#: Synthetic tickets per item for the bundled default model (train families).
+DEFAULT_N_PER_ITEM = 12
+#: Seed of the bundled default model.
+DEFAULT_SEED = 20240612
+_BUILD_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class TrainingReport:
+    """What happened to every input row during training.
+
+    ``rows_in == rows_used + rows_quarantined`` always holds; catalog-derived
+    examples added for thin items are counted separately in ``rows_augmented``.
+    """
+
+    rows_in: int
+    rows_used: int
+    rows_quarantined: int
+    quarantine_counts: dict = field(default_factory=dict)
+    rows_augmented: int = 0
+    labels: int = 0
+    validation_rows: int = 0
+    review_threshold: float = 0.5
+    target_accuracy: float = 0.9
+    metrics: dict = field(default_factory=dict)
+    data_sha256: str = ""
+    seed: int = 0
+    free_labels: bool = False
+    synthetic: bool = False
+
+    def to_dict(self) -> dict:
+        """Return the report as a JSON-ready dict."""
+        return asdict(self)
+
+    def summary(self) -> str:
+        """A few readable lines for the console."""
+        q = ", ".join(f"{k} {v}" for k, v in sorted(self.quarantine_counts.items())) or "none"
+        m = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in sorted(self.metrics.items()))
+        return (
+            f"rows in {self.rows_in}: used {self.rows_used}, quarantined {self.rows_quarantined} ({q})\n"
+            f"catalog-derived examples added: {self.rows_augmented}; labels: {self.labels}\n"
+            f"validation rows: {self.validation_rows}; review threshold {self.review_threshold:.3f} "
+            f"for target accuracy {self.target_accuracy:.2f}\n"
+            f"validation: {m}"
+        )
+
+
+def _data_hash(texts, labels) -> str:
+    h = hashlib.sha256()
+    for t, y in zip(texts, labels):
+        h.update(str(t).encode("utf-8", "surrogatepass"))
+        h.update(b"\x1f")
+        h.update(str(y).encode("utf-8", "surrogatepass"))
+        h.update(b"\x1e")
+    return h.hexdigest()
+
+
+def _split(labels, fraction, seed):
+    """Seeded validation split that keeps at least one example of each label in training."""
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(labels)
+    val = np.zeros(len(labels), dtype=bool)
+    if fraction <= 0:
+        return val
+    order = np.argsort(labels, kind="stable")
+    sorted_labels = labels[order]
+    bounds = np.flatnonzero(np.r_[True, sorted_labels[1:] != sorted_labels[:-1], True])
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        idx = order[a:b]
+        if len(idx) < 2:
+            continue
+        n_val = min(len(idx) - 1, int(round(len(idx) * fraction)))
+        if n_val > 0:
+            val[rng.choice(idx, size=n_val, replace=False)] = True
+    return val
+
+
+def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fraction=0.1,
+          target_accuracy=0.9, min_examples_per_item=3, refit=True, classifier_params=None,
+          progress=True, synthetic=False):
+    """Train a router from labelled tickets.
+
+    Parameters
+    ----------
+    tickets : pandas.DataFrame or str or Path
+        Labelled tickets with ``text`` and ``label`` columns (as returned by
+        :func:`read_tickets`), or a path to an export.
+    catalog : DutyCatalog, optional
+        The catalog the labels refer to (the bundled one by default).
+    free_labels : bool
+        Train a plain text classifier on any label set (a different taxonomy,
+        categories only...).  Labels are then not checked against the
+        catalog and the router names no departments.
+    seed : int
+        Seeds the validation split and the classifier.
+    validation_fraction : float
+        Share of rows held out (per label) to calibrate probabilities and
+        choose the review threshold.
+    target_accuracy : float
+        Accuracy wanted on the automatically routed share; the review
+        threshold is the lowest confidence that reaches it on validation.
+    min_examples_per_item : int
+        Catalog items with fewer tickets get catalog-derived synthetic
+        examples up to this many, so every item stays reachable
+        (ignored with ``free_labels``).
+    refit : bool
+        After calibration, refit on all rows (training + validation).
+    classifier_params : dict, optional
+        Parameters for :class:`TextClassifier`.
+    progress : bool
+        Show a progress bar.
+    synthetic : bool
+        Record that the tickets are synthetic (shown in the model card).
+
+    Returns
+    -------
+    Router
+        The trained router; ``router.training_report`` accounts for every row.
+
+    Raises
+    ------
+    TicketSchemaError
+        ``text`` or ``label`` columns are missing, or no usable rows remain.
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from ._classifier import TextClassifier
+    from ._evaluate import choose_threshold, coverage_curve
+    from ._router import Router
+    from ._text import prepare_text
+    from ._tickets import quarantine_tickets, read_tickets
+
+    if isinstance(tickets, (str, os.PathLike)):
+        tickets = read_tickets(tickets, required=("text", "label"))
+    if not isinstance(tickets, pd.DataFrame):
+        raise TypeError(f"train() needs a DataFrame or a path, got {type(tickets).__name__}")
+    missing = [c for c in ("text", "label") if c not in tickets.columns]
+    if missing:
+        raise TicketSchemaError(f"train(): expected columns ['text', 'label'], found {list(tickets.columns)}")
+    if not 0.0 <= validation_fraction < 1.0:
+        raise ValueError(f"validation_fraction must be in [0, 1), got {validation_fraction!r}")
+    if not 0.0 < target_accuracy <= 1.0:
+        raise ValueError(f"target_accuracy must be in (0, 1], got {target_accuracy!r}")
+
+    steps = tqdm(total=5, desc="training", unit="step", disable=not progress)
+    if catalog is None and not free_labels:
+        from ._catalog import load_catalog
+
+        catalog = load_catalog()
+    q = quarantine_tickets(tickets, catalog=None if free_labels else catalog, free_labels=free_labels)
+    clean = q.clean
+    texts = clean["text"].astype(str).tolist()
+    labels = clean["label"].astype(str).str.strip().tolist()
+    rows_augmented = 0
+    if not free_labels:
+        from ._synth import generate_tickets
+
+        counts = pd.Series(labels).value_counts() if labels else pd.Series(dtype=int)
+        thin = [it.code for it in catalog.items if counts.get(it.code, 0) < min_examples_per_item]
+        if thin:
+            extra = generate_tickets(catalog, n_per_item=min_examples_per_item, seed=seed, items=thin)
+            have = counts.reindex(thin).fillna(0).astype(int).to_dict()
+            keep = []
+            seen = dict.fromkeys(thin, 0)
+            for code in extra["label"]:
+                need = min_examples_per_item - have[code]
+                keep.append(seen[code] < need)
+                seen[code] += 1
+            extra = extra[np.asarray(keep, dtype=bool)]
+            texts += extra["text"].tolist()
+            labels += extra["label"].tolist()
+            rows_augmented = len(extra)
+    if len(set(labels)) < 2:
+        raise TicketSchemaError(
+            f"train(): need at least 2 distinct labels among usable rows, found {len(set(labels))} "
+            f"(rows in {len(tickets)}, quarantined {len(q.quarantined)}: {q.counts})"
+        )
+    steps.update(1)
+    steps.set_description("preparing text")
+    prepared = [prepare_text(t).text for t in texts]
+    groups = None
+    if not free_labels:
+        groups = [catalog.get(c).category_code for c in labels]
+    params = dict(classifier_params or {})
+    params.setdefault("random_state", seed)
+    val = _split(labels, validation_fraction, seed)
+    tr = ~val
+    steps.update(1)
+    steps.set_description("fitting classifier")
+    clf = TextClassifier(**params)
+    X = np.asarray(prepared, dtype=object)
+    y = np.asarray(labels, dtype=object)
+    g = None if groups is None else np.asarray(groups, dtype=object)
+    clf.fit(X[tr], y[tr], **({} if g is None else {"groups": g[tr]}))
+    steps.update(1)
+    steps.set_description("calibrating")
+    metrics = {}
+    threshold = 0.0
+    if val.any():
+        clf.calibrate(X[val], y[val])
+        top, probs = clf.top_k(list(X[val]), k=min(3, len(clf.classes_)))
+        correct = top[:, 0] == y[val]
+        conf = probs[:, 0]
+        threshold = float(choose_threshold(conf, correct, target_accuracy=target_accuracy))
+        curve = coverage_curve(conf, correct)
+        auto = conf >= threshold
+        metrics = {
+            "val_accuracy": float(correct.mean()),
+            "val_top3_accuracy": float((top == y[val][:, None]).any(axis=1).mean()),
+            "val_automatic_share": float(auto.mean()),
+            "val_accuracy_automatic": float(correct[auto].mean()) if auto.any() else float("nan"),
+        }
+        del curve
+    steps.update(1)
+    if refit and val.any():
+        steps.set_description("refitting on all rows")
+        temperature_state = clf.get_calibration() if hasattr(clf, "get_calibration") else None
+        clf.fit(X, y, **({} if g is None else {"groups": g}))
+        if temperature_state is not None:
+            clf.set_calibration(temperature_state)
+    steps.update(1)
+    steps.set_description("done")
+    steps.close()
+    report = TrainingReport(
+        rows_in=len(tickets),
+        rows_used=len(clean),
+        rows_quarantined=len(q.quarantined),
+        quarantine_counts=dict(q.counts),
+        rows_augmented=rows_augmented,
+        labels=len(clf.classes_),
+        validation_rows=int(val.sum()),
+        review_threshold=threshold,
+        target_accuracy=float(target_accuracy),
+        metrics=metrics,
+        data_sha256=_data_hash(texts, labels),
+        seed=int(seed),
+        free_labels=bool(free_labels),
+        synthetic=bool(synthetic),
+    )
+    router = Router(
+        clf,
+        catalog=None if free_labels else catalog,
+        review_threshold=threshold,
+        metadata={"training": report.to_dict(), "metrics": metrics},
+    )
+    router.training_report = report
+    router.quarantined = q.quarantined
+    return router
+
+
+# ---------------------------------------------------------------------- default model
+def default_model_dir() -> Path:
+    """Where the bundled default model is cached.
+
+    ``$SUJIAN_ROUTER_HOME/models/default`` when that variable is set; the
+    checkout's ``models/default`` when running from a source checkout;
+    otherwise ``~/.cache/sujian-router/models/default``.
+    """
+    home = os.environ.get("SUJIAN_ROUTER_HOME")
+    if home:
+        return Path(home) / "models" / "default"
+    here = Path(__file__).resolve()
+    repo = here.parents[2]
+    pyproject = repo / "pyproject.toml"
+    if pyproject.is_file() and (repo / "models").is_dir():
+        try:
+            if 'name = "sujian-router"' in pyproject.read_text(encoding="utf-8"):
+                return repo / "models" / "default"
+        except OSError:  # pragma: no cover
+            pass
+    return Path.home() / ".cache" / "sujian-router" / "models" / "default"
+
+
+def build_default_model(path=None, *, n_per_item=DEFAULT_N_PER_ITEM, seed=DEFAULT_SEED, progress=True):
+    """Build the bundled default model from the catalog and synthetic tickets.
+
+    The default model is trained on SYNTHETIC tickets generated from the
+    catalog's phrasings and keywords (it is labelled as such in its model
+    card); it shows the pipeline working end to end and is meant to be
+    replaced by a model retrained on a city's own exports.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        Where to write the model directory (:func:`default_model_dir` by default).
+    n_per_item : int
+        Synthetic training tickets per catalog item.
+    seed : int
+        Seed of the generator, the split and the classifier.
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    Path
+        The model directory.
+    """
+    from ._catalog import load_catalog
+    from ._synth import generate_tickets
+
+    path = Path(path) if path is not None else default_model_dir()
+    catalog = load_catalog()
+    if progress:
+        print(f"Building the default model from {len(catalog)} catalog items "
+              f"({n_per_item} synthetic tickets each) into {path} ...", flush=True)
+    tickets = generate_tickets(catalog, n_per_item=n_per_item, seed=seed, split="train")
+    router = train(tickets, catalog=catalog, seed=seed, validation_fraction=0.1, target_accuracy=0.9,
+                   refit=False, progress=progress, synthetic=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".default-", dir=path.parent))
+    try:
+        router.save(tmp)
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def ensure_default_model(*, progress=True) -> Path:
+    """Return the default model directory, building it when missing, broken or stale."""
+    from ._catalog import load_catalog
+    from ._persist import load_model_dir
+
+    path = default_model_dir()
+    with _BUILD_LOCK:
+        if path.is_dir():
+            try:
+                _, meta = load_model_dir(path)
+                if meta.get("catalog_fingerprint") == load_catalog().fingerprint:
+                    return path
+                reason = "the catalog changed since it was built"
+            except ModelFileError as exc:
+                reason = f"it is unreadable ({exc})"
+            logger.warning("rebuilding the default model at %s: %s", path, reason)
+            if progress:
+                print(f"Rebuilding the default model: {reason}", flush=True)
+        return build_default_model(path, progress=progress)

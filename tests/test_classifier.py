@@ -1,0 +1,260 @@
+"""Tests of TextClassifier: scikit-learn contract, two-level and flat models, state round trip."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from sujian_router._classifier import TextClassifier
+from sujian_router._tokenize import Tokenizer
+from sujian_router.exceptions import ModelFileError, NotFittedError, UnknownDutyError
+
+N_GROUPS, PER_GROUP, PER_CLASS = 6, 10, 20  # 60 classes
+
+
+def _make(seed, per_class):
+    """Texts built from class-specific pseudo-words, group words and shared noise."""
+    rng = np.random.default_rng(seed)
+    vocab_rng = np.random.default_rng(12345)  # the same word lists for train and test
+    noise = [f"n{i}" for i in range(200)]
+    fillers = ["投诉", "问题", "请处理", "楼下", "晚上", "小区"]
+    texts, labels, groups = [], [], []
+    for g in range(N_GROUPS):
+        gwords = [f"g{g}w{i}" for i in range(6)]
+        for c in range(PER_GROUP):
+            own = [f"c{g}x{c}w{i}" for i in range(4)]
+            shared = list(vocab_rng.choice(noise, 3))  # confusable words shared with others
+            for _ in range(per_class):
+                words = (list(rng.choice(own, 2)) + list(rng.choice(gwords, 2))
+                         + list(rng.choice(shared, 1)) + list(rng.choice(noise, 3))
+                         + list(rng.choice(fillers, 2)))
+                rng.shuffle(words)
+                texts.append(" ".join(words))
+                labels.append(f"{g:02d}-{c:03d}")
+                groups.append(f"G{g}")
+    return texts, np.array(labels), np.array(groups)
+
+
+@pytest.fixture(scope="session")
+def data():
+    return {"train": _make(0, PER_CLASS), "test": _make(1, 5), "cal": _make(2, 5)}
+
+
+@pytest.fixture(scope="session")
+def tokenizer():
+    return Tokenizer(user_words=["请处理"])
+
+
+@pytest.fixture(scope="session")
+def two_level(data, tokenizer):
+    X, y, g = data["train"]
+    return TextClassifier(tokenizer=tokenizer, max_weights_per_class=50).fit(X, y, groups=g)
+
+
+@pytest.fixture(scope="session")
+def flat(data, tokenizer):
+    X, y, _ = data["train"]
+    return TextClassifier(tokenizer=tokenizer).fit(X, y)
+
+
+@pytest.fixture(params=["two_level", "flat"])
+def model(request):
+    return request.getfixturevalue(request.param)
+
+
+# ----------------------------------------------------------------- scikit-learn contract
+def test_clone_and_get_params(tokenizer):
+    est = TextClassifier(tokenizer=tokenizer, C=2.0, char_ngram_range=(2, 3))
+    params = est.get_params()
+    assert params["C"] == 2.0 and params["char_ngram_range"] == (2, 3)
+    cl = clone(est)
+    assert cl is not est and cl.get_params()["C"] == 2.0
+    assert cl.tokenizer == tokenizer
+    assert not hasattr(cl, "classes_")
+
+
+def test_fit_returns_self(data, tokenizer):
+    X, y, _ = data["train"]
+    est = TextClassifier(tokenizer=tokenizer)
+    assert est.fit(X[:200], y[:200]) is est
+
+
+def test_unfitted_raises():
+    with pytest.raises(NotFittedError, match="not fitted"):
+        TextClassifier().predict(["噪音"])
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"hierarchy": "three"}, "hierarchy must be one of"),
+        ({"word_ngram_range": (2, 1)}, "word_ngram_range"),
+        ({"min_df": 0}, "min_df"),
+        ({"C": 0}, "C must be"),
+        ({"max_weights_per_class": 0}, "max_weights_per_class"),
+    ],
+)
+def test_invalid_params_rejected_at_fit(params, match):
+    with pytest.raises(ValueError, match=match):
+        TextClassifier(**params).fit(["a b", "a c"], ["x", "y"])
+
+
+def test_single_string_rejected(two_level):
+    with pytest.raises(TypeError, match="single str"):
+        two_level.predict("噪音")
+
+
+def test_label_in_two_groups_rejected(tokenizer):
+    with pytest.raises(ValueError, match="more than one group"):
+        TextClassifier(tokenizer=tokenizer, min_df=1).fit(
+            ["a b", "a c", "b c"], ["x", "x", "y"], groups=["G1", "G2", "G1"])
+
+
+# ----------------------------------------------------------------- model structure
+def test_hierarchy_chosen(two_level, flat):
+    assert two_level.hierarchy_ == "two-level" and two_level.groups_.size == N_GROUPS
+    assert flat.hierarchy_ == "flat"
+    assert two_level.classes_.size == flat.classes_.size == N_GROUPS * PER_GROUP
+
+
+def test_auto_is_flat_with_few_classes(data, tokenizer):
+    X, y, g = data["train"]
+    keep = np.isin(y, np.unique(y)[:7])
+    est = TextClassifier(tokenizer=tokenizer).fit(np.asarray(X)[keep], y[keep], groups=g[keep])
+    assert est.hierarchy_ == "flat"
+
+
+def test_pruning_budget_respected(two_level):
+    per_class = np.bincount(two_level.W2_.indices, minlength=two_level.classes_.size)
+    assert per_class.max() <= 50
+
+
+def test_weight_layout_matches_predict_path(model):
+    # scoring is X (CSR, n x terms) @ W (CSR, terms x classes): W must be canonical CSR float32
+    for W in (model.W2_, model.W1_):
+        if W is None:
+            continue
+        assert W.format == "csr" and W.dtype == np.float32
+        assert W.has_sorted_indices and W.indices.dtype == np.int32
+        assert W.shape[0] == len(model.vocabulary_)
+
+
+# ----------------------------------------------------------------- predictions
+def test_accuracy_on_held_out(model, data):
+    X, y, _ = data["test"]
+    assert (model.predict(X) == y).mean() > 0.9
+
+
+def test_probabilities_sum_to_one(model, data):
+    X, _, _ = data["test"]
+    P = model.predict_proba(X[:50])
+    assert P.shape == (50, model.classes_.size)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=1e-6)
+    assert (P >= 0).all()
+
+
+def test_top_k_consistent_with_predict_and_proba(model, data):
+    X, _, _ = data["test"]
+    labels, probs = model.top_k(X[:40], k=5)
+    assert labels.shape == probs.shape == (40, 5)
+    np.testing.assert_array_equal(labels[:, 0], model.predict(X[:40]))
+    assert (np.diff(probs, axis=1) <= 1e-12).all()
+    P = model.predict_proba(X[:40])
+    np.testing.assert_array_equal(model.classes_[P.argmax(axis=1)], labels[:, 0])
+    col = np.searchsorted(model.classes_, labels)
+    np.testing.assert_allclose(np.take_along_axis(P, col, axis=1), probs, rtol=1e-9)
+
+
+def test_decision_function_argmax_is_predict(model, data):
+    X, _, _ = data["test"]
+    D = model.decision_function(X[:30])
+    np.testing.assert_array_equal(model.classes_[D.argmax(axis=1)], model.predict(X[:30]))
+
+
+def test_empty_and_odd_inputs_do_not_raise(model):
+    labels, probs = model.top_k(["", "!!!", None, "完全未见过的文字"], k=3)
+    assert labels.shape == (4, 3)
+    assert np.isfinite(probs).all()
+
+
+def test_top_groups_restricts_candidates(data, two_level):
+    X, _, _ = data["test"]
+    est = clone(two_level).set_params(top_groups=1)
+    est.__dict__.update({k: v for k, v in two_level.__dict__.items() if k.endswith("_") or k.startswith("_")})
+    labels, probs = est.top_k(X[:20], k=15)
+    # with one group expanded, all non-zero candidates lie in that group
+    for row_l, row_p in zip(labels, probs):
+        groups = {lab[:2] for lab, p in zip(row_l, row_p) if p > 0}
+        assert len(groups) == 1
+
+
+def test_binary_flat_decision_function(tokenizer):
+    est = TextClassifier(tokenizer=tokenizer, min_df=1).fit(
+        ["噪音 广场舞", "广场舞 音响", "路面 坑洼", "道路 破损"] * 2, ["a", "a", "b", "b"] * 2)
+    d = est.decision_function(["广场舞", "坑洼"])
+    assert d.shape == (2,)
+    assert d[0] < 0 < d[1]
+
+
+# ----------------------------------------------------------------- explain
+def test_explain_returns_terms_of_the_text(two_level, data):
+    X, y, _ = data["test"]
+    out = two_level.explain(X[0], y[0], n=3)
+    assert 1 <= len(out) <= 3
+    assert all(score > 0 for _, score in out)
+    assert [s for _, s in out] == sorted((s for _, s in out), reverse=True)
+    assert all(t.split(" ")[0] in X[0] for t, _ in out)
+
+
+def test_explain_unknown_label(two_level):
+    with pytest.raises(UnknownDutyError, match="99-999"):
+        two_level.explain("噪音", "99-999")
+
+
+# ----------------------------------------------------------------- determinism and state
+def test_deterministic_given_random_state(data, tokenizer, two_level):
+    X, y, g = data["train"]
+    again = TextClassifier(tokenizer=tokenizer, max_weights_per_class=50).fit(X, y, groups=g)
+    np.testing.assert_array_equal(again.W2_.data, two_level.W2_.data)
+    np.testing.assert_array_equal(again.W2_.indices, two_level.W2_.indices)
+    assert again._terms_ == two_level._terms_
+
+
+def test_state_round_trip_identical_predictions(model, data):
+    import json
+
+    arrays, meta = model.to_state()
+    assert all(a.dtype != object for a in arrays.values())
+    meta = json.loads(json.dumps(meta))  # JSON-able
+    rebuilt = TextClassifier.from_state(arrays, meta)
+    X, _, _ = data["test"]
+    l1, p1 = model.top_k(X, k=3)
+    l2, p2 = rebuilt.top_k(X, k=3)
+    np.testing.assert_array_equal(l1, l2)
+    np.testing.assert_array_equal(p1, p2)
+    assert rebuilt.get_params()["tokenizer"] == model.get_params()["tokenizer"]
+
+
+def test_from_state_rejects_foreign_state(two_level):
+    arrays, meta = two_level.to_state()
+    with pytest.raises(ModelFileError, match="format"):
+        TextClassifier.from_state(arrays, {**meta, "format": "other/9"})
+    arrays.pop("idf")
+    with pytest.raises(ModelFileError, match="idf"):
+        TextClassifier.from_state(arrays, meta)
+
+
+# ----------------------------------------------------------------- calibration
+def test_calibrate_improves_or_keeps_nll(data, two_level):
+    X, y, _ = data["cal"]
+    est = TextClassifier.from_state(*two_level.to_state())
+    est.calibrate(X, y)
+    cal = est.calibration_
+    assert cal["nll_after"] <= cal["nll_before"] + 1e-12
+    assert tuple(cal["temperatures"]) == est.temperatures_
+    assert 0 <= cal["ece_after"] <= 1
+    np.testing.assert_allclose(est.predict_proba(X[:10]).sum(axis=1), 1.0)
+
+
+def test_calibrate_needs_known_labels(two_level):
+    with pytest.raises(ValueError, match="classes_"):
+        TextClassifier.from_state(*two_level.to_state()).calibrate(["噪音"], ["zz"])
