@@ -256,7 +256,7 @@ def main(argv=None):
     p.add_argument("--baseline", choices=["sgd", "none"], default="sgd")
     p.add_argument("--sgd-epochs", type=int, default=5)
     p.add_argument("--n-jobs", type=int, default=1, help="threads for the SGD baseline")
-    p.add_argument("--C", type=float, default=0.5)
+    p.add_argument("--C", type=float, default=1.0)
     p.add_argument("--max-weights", type=int, default=400)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--pecos", action="store_true", help="PECOS XR-Linear anchor (not implemented)")

@@ -258,3 +258,15 @@ def test_calibrate_improves_or_keeps_nll(data, two_level):
 def test_calibrate_needs_known_labels(two_level):
     with pytest.raises(ValueError, match="classes_"):
         TextClassifier.from_state(*two_level.to_state()).calibrate(["噪音"], ["zz"])
+
+
+def test_chunked_featurisation_matches_single_chunk(data, tokenizer, two_level, monkeypatch):
+    import sujian_router._classifier as mod
+
+    monkeypatch.setattr(mod, "_FIT_CHUNK", 37)  # many uneven chunks
+    X, y, g = data["train"]
+    chunked = TextClassifier(tokenizer=tokenizer, max_weights_per_class=50).fit(X, y, groups=g)
+    assert chunked._terms_ == two_level._terms_
+    np.testing.assert_array_equal(chunked.idf_, two_level.idf_)
+    np.testing.assert_array_equal(chunked.W2_.indices, two_level.W2_.indices)
+    np.testing.assert_allclose(chunked.W2_.data, two_level.W2_.data, rtol=1e-6)

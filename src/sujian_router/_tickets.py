@@ -22,6 +22,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .exceptions import TicketEncodingError, TicketSchemaError
@@ -331,30 +332,34 @@ def _layout(path, first_rows, default, user, required, combine_title):
 def _frame(path, layout, rows):
     """Build a DataFrame from [(row number, cells)] using a layout."""
     width = len(layout.names)
-    keep_rows = []
+    fixed = []
     numbers = []
     for number, cells in rows:
-        if len(cells) > width:
-            extra = [c for c in cells[width:] if c.strip()]
-            if extra:
-                raise TicketSchemaError(
-                    f"{path}: row {number} has {len(cells)} cells but the header (row "
-                    f"{layout.header_row}) has {width} columns"
-                )
-            cells = cells[:width]
-        elif len(cells) < width:
-            cells = list(cells) + [""] * (width - len(cells))
-        cells = [c.strip() for c in cells]
-        if not any(cells):
-            continue  # a blank row is not a ticket
-        keep_rows.append(cells)
+        if len(cells) != width:
+            if len(cells) > width:
+                if any(c.strip() for c in cells[width:]):
+                    raise TicketSchemaError(
+                        f"{path}: row {number} has {len(cells)} cells but the header (row "
+                        f"{layout.header_row}) has {width} columns"
+                    )
+                cells = cells[:width]
+            else:
+                cells = list(cells) + [""] * (width - len(cells))
+        fixed.append(cells)
         numbers.append(number)
-    df = pd.DataFrame(keep_rows, columns=layout.names, dtype=str) if keep_rows else pd.DataFrame(
-        {n: pd.Series([], dtype=str) for n in layout.names}
-    )
+    if fixed:
+        df = pd.DataFrame(fixed, columns=layout.names, dtype=str)
+        for name in layout.names:
+            df[name] = df[name].str.strip()
+        blank = (df == "").all(axis=1).to_numpy()  # a blank row is not a ticket
+    else:
+        df = pd.DataFrame({n: pd.Series([], dtype=str) for n in layout.names})
+        blank = np.zeros(0, dtype=bool)
     df.insert(0, "source_row", pd.Series(numbers, dtype="int64"))
+    if blank.any():
+        df = df.loc[~blank].reset_index(drop=True)
     if layout.combine:
-        df["text"] = [_combine(t, c) for t, c in zip(df["title"], df["text"])]
+        df["text"] = [_combine(t, c) for t, c in zip(df["title"].tolist(), df["text"].tolist())]
     df.attrs["source"] = str(path)
     df.attrs["header_row"] = layout.header_row
     df.attrs["notes"] = list(layout.notes)

@@ -5,10 +5,13 @@
 so the object pickles cleanly, jieba's global tokenizer ``jieba.dt`` is never
 touched, and two tokenizers with different user dictionaries do not interfere.
 
-Measured on this project's machine (``benchmarks/bench_tokenizer.py``), the
-``"rjieba"`` backend (the Rust port jieba-rs) is many times faster than
-``"jieba"`` and segments most lines identically; see the benchmark output
-for the figures on the text you use.
+Measured with ``benchmarks/bench_tokenizer.py`` on 3,000 prepared TeddyCup 2020
+messages (1.08 million characters, 2-core machine shared with other jobs):
+raw jieba 245,000 chars/s, raw rjieba (the Rust port jieba-rs) 3,970,000
+chars/s; with this class's filtering 231,000 and 2,370,000 chars/s. With the
+HMM off (the default) both backends segmented 100.0% of the messages
+identically; with the HMM on, 91.6% of raw segmentations agreed (100.0% after
+this class's punctuation handling), at a quarter of the speed.
 """
 
 from __future__ import annotations

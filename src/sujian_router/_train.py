@@ -236,10 +236,12 @@ def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fracti
     steps.update(1)
     if refit and val.any():
         steps.set_description("refitting on all rows")
-        temperature_state = clf.get_calibration() if hasattr(clf, "get_calibration") else None
+        # keep the temperatures fitted on held-out rows: the refit model sees them all
+        temperatures, calibration = clf.temperatures_, getattr(clf, "calibration_", None)
         clf.fit(X, y, **({} if g is None else {"groups": g}))
-        if temperature_state is not None:
-            clf.set_calibration(temperature_state)
+        clf.temperatures_ = temperatures
+        if calibration is not None:
+            clf.calibration_ = calibration
     steps.update(1)
     steps.set_description("done")
     steps.close()
