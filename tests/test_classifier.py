@@ -270,3 +270,12 @@ def test_chunked_featurisation_matches_single_chunk(data, tokenizer, two_level, 
     np.testing.assert_array_equal(chunked.idf_, two_level.idf_)
     np.testing.assert_array_equal(chunked.W2_.indices, two_level.W2_.indices)
     np.testing.assert_allclose(chunked.W2_.data, two_level.W2_.data, rtol=1e-6)
+
+
+def test_single_and_batch_calls_agree(model, data):
+    X, _, _ = data["test"]
+    batch_l, batch_p = model.top_k(X[:30], k=3)
+    for i in range(30):
+        one_l, one_p = model.top_k([X[i]], k=3)
+        np.testing.assert_array_equal(one_l[0], batch_l[i])
+        np.testing.assert_allclose(one_p[0], batch_p[i], rtol=1e-9)

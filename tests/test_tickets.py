@@ -200,6 +200,22 @@ class TestExcel:
         assert df["source_row"].tolist() == [3, 4]
         assert df.loc[0, "text"] == "路灯\n路灯坏了,很黑\n第二行"
 
+    def test_merged_two_row_header(self, tmp_path):
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws.append(["工单信息", None, "诉求", None])
+        ws.merge_cells("A1:B1")
+        ws.merge_cells("C1:D1")
+        ws.append(self.HEADER)
+        ws.append(["0001", "井盖", "井盖丢失", "09-01-001"])
+        wb.create_sheet("统计").append(["合计", 1])
+        p = tmp_path / "merged.xlsx"
+        wb.save(p)
+        df = read_tickets(p, required=("text", "label"))
+        assert df.attrs["header_row"] == 2
+        assert df.to_dict("records") == [{"source_row": 3, "ticket_id": "0001", "title": "井盖",
+                                          "text": "井盖\n井盖丢失", "label": "09-01-001"}]
+
     @pytest.mark.parametrize("sheet", ["第二", 1, "1"])
     def test_sheet_by_name_or_index(self, tmp_path, sheet):
         p = write_xlsx(tmp_path / "e.xlsx", [("第一", [["text"], ["甲"]]), ("第二", [["text"], ["乙"]])])

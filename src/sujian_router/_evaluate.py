@@ -25,6 +25,11 @@ _WORST_ERRORS = 20
 _TOP_CONFUSIONS = 50
 _FULL_CONFUSION_HTML = 30
 _TEXT_CHARS = 200
+_PLOT_NAME_CHARS = 16
+_PLOT_CONFUSION_LABELS = 30
+_PLOT_ANNOTATE_CELLS = 12
+_CJK_FONTS = ("Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
+              "SimHei", "Microsoft YaHei", "PingFang SC", "Heiti SC", "Arial Unicode MS")
 
 
 def _as_arrays(confidence, correct):
@@ -324,6 +329,199 @@ class EvaluationReport:
         parts.append(_table(self.worst_errors, "Most confident errors (personal data masked)"))
         parts.append("</body></html>")
         Path(path).write_text("\n".join(parts), encoding="utf-8")
+
+    # -- plots (matplotlib is imported only here) --------------------------------
+
+    def _class_names(self, codes):
+        """Axis labels for label codes: ``code name`` when the report has item names."""
+        names = {}
+        if "name" in self.per_class.columns:
+            names = dict(zip(self.per_class["label"], self.per_class["name"]))
+        out = []
+        for code in codes:
+            name = names.get(code) or ""
+            if len(name) > _PLOT_NAME_CHARS:
+                name = name[: _PLOT_NAME_CHARS - 1] + "…"
+            out.append(f"{code} {name}" if name and name != code else str(code))
+        return out
+
+    def plot_per_class_f1(self, ax=None, top=None):
+        """Horizontal bars of the F1 score of each label, most frequent label on top.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Where to draw; a new figure is created when None.
+        top : int, optional
+            Show only the ``top`` most frequent labels (all by default).
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            One bar per label shown (``len(ax.patches)``), bar width = F1.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import numpy as np, pandas as pd
+        >>> class Fake:
+        ...     catalog = None
+        ...     review_threshold = 0.5
+        ...     def rank(self, texts, k=5):
+        ...         lab = np.array([["a", "b"]] * len(texts), dtype=object)
+        ...         return lab, np.tile([0.8, 0.2], (len(texts), 1))
+        >>> rep = evaluate(Fake(), pd.DataFrame({"text": ["x", "y", "z"], "label": ["a", "b", "a"]}))
+        >>> ax = rep.plot_per_class_f1()
+        >>> [round(p.get_width(), 2) for p in ax.patches]
+        [0.8, 0.0]
+        >>> import matplotlib.pyplot as plt; plt.close("all")
+        """
+        table = self.per_class
+        if top is not None:
+            top = int(top)
+            if top < 1:
+                raise ValueError(f"top must be at least 1, got {top}")
+            table = table.head(top)
+        ax = _axes(ax, figsize=(7, max(2.5, 0.28 * len(table) + 1.2)))
+        y = np.arange(len(table))
+        ax.barh(y, table["f1"].to_numpy(dtype=float), color="#1f77b4")
+        ax.set_yticks(y, self._class_names(table["label"].tolist()))
+        _use_cjk_font(ax.get_yticklabels())
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("F1")
+        shown = f"{len(table)} of {len(self.per_class)}" if len(table) < len(self.per_class) else str(len(table))
+        ax.set_title(f"F1 per label ({shown} labels, macro F1 {self.macro_f1:.3f})")
+        ax.axvline(self.macro_f1, color="#d62728", linestyle="--", linewidth=1)
+        return ax
+
+    def plot_confusion(self, ax=None, labels=None, normalize=True):
+        """Heatmap of the confusion matrix, rows = true label, columns = predicted.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Where to draw; a new figure is created when None.
+        labels : sequence of str, optional
+            Labels to show, in order (rows and columns). By default the
+            labels of the report, limited to the 30 with the most true tickets
+            (readable even with thousands of duty items).
+        normalize : bool, default True
+            Divide each row by its number of true tickets (recall on the
+            diagonal); rows without tickets stay 0. Otherwise show counts.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The image (``ax.images[0]``) has shape ``(len(labels), len(labels))``.
+
+        Raises
+        ------
+        ValueError
+            A label is not in the report's confusion matrix.
+        """
+        conf = self.confusion
+        if labels is None:
+            order = conf.sum(axis=1).sort_values(ascending=False, kind="stable")
+            labels = order.index[:_PLOT_CONFUSION_LABELS].tolist()
+        else:
+            labels = [str(x) for x in labels]
+            unknown = [x for x in labels if x not in conf.index]
+            if unknown:
+                raise ValueError(
+                    f"plot_confusion: labels {unknown[:5]} are not in the confusion matrix "
+                    f"(it has {len(conf.index)} labels, e.g. {conf.index[:5].tolist()})"
+                )
+        matrix = conf.loc[labels, labels].to_numpy(dtype=float)
+        if normalize:
+            totals = conf.loc[labels].sum(axis=1).to_numpy(dtype=float)[:, None]
+            matrix = np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
+        size = max(3.5, 0.45 * len(labels) + 2)
+        ax = _axes(ax, figsize=(size + 1, size))
+        image = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1 if normalize else None)
+        ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+        ticks = np.arange(len(labels))
+        names = self._class_names(labels)
+        ax.set_xticks(ticks, names, rotation=90)
+        ax.set_yticks(ticks, names)
+        _use_cjk_font([*ax.get_xticklabels(), *ax.get_yticklabels()])
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title("Confusion (share of true label)" if normalize else "Confusion (tickets)")
+        if len(labels) <= _PLOT_ANNOTATE_CELLS:
+            high = matrix.max() / 2 if matrix.size else 0
+            for i in range(len(labels)):
+                for j in range(len(labels)):
+                    v = matrix[i, j]
+                    ax.text(j, i, f"{v:.2f}" if normalize else f"{int(v)}", ha="center", va="center",
+                            fontsize=8, color="white" if v > high else "black")
+        return ax
+
+    def plot_coverage(self, ax=None):
+        """The coverage curve: share routed automatically against its accuracy.
+
+        Each point of the curve is one possible review threshold; the model's
+        own threshold is marked.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Where to draw; a new figure is created when None.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            ``ax.lines[0]`` is the curve (x = ``coverage.automatic_share``,
+            y = ``coverage.accuracy_automatic``); ``ax.lines[1]``, when some
+            ticket reaches the threshold, is the model's operating point
+            (``automatic_share``, ``accuracy_automatic``).
+        """
+        curve = self.coverage
+        ax = _axes(ax, figsize=(6, 4))
+        ax.plot(curve["automatic_share"].to_numpy(), curve["accuracy_automatic"].to_numpy(),
+                color="#1f77b4", linewidth=2, label="every threshold")
+        if self.accuracy_automatic is not None:
+            ax.plot([self.automatic_share], [self.accuracy_automatic], marker="o", markersize=8,
+                    linestyle="none", color="#d62728",
+                    label=f"model threshold {self.threshold:.3f}: {self.automatic_share:.1%} automatic, "
+                          f"{self.accuracy_automatic:.1%} accurate")
+        ax.set_xlim(0, 1.02)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("share routed automatically")
+        ax.set_ylabel("accuracy of the automatic share")
+        ax.set_title(f"Coverage on {self.n} tickets")
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="lower left", fontsize=8)
+        return ax
+
+
+
+def _axes(ax, figsize):
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    _fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return ax
+
+
+def _cjk_family():
+    """The first installed font family that has Chinese glyphs, or None."""
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    return next((name for name in _CJK_FONTS if name in installed), None)
+
+
+def _use_cjk_font(texts):
+    """Give Chinese tick labels a CJK font when one is installed (else leave them)."""
+    texts = [t for t in texts if not t.get_text().isascii()]
+    family = _cjk_family() if texts else None
+    if family is None:
+        return
+    for t in texts:
+        t.set_fontfamily([family, "sans-serif"])
 
 
 def _table(df, caption, float_format="{:.4f}"):

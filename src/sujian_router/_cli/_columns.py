@@ -41,3 +41,25 @@ def column_mapping_from_args(args) -> dict | None:
     if getattr(args, "label_column", None):
         mapping[args.label_column] = "label"
     return mapping or None
+
+
+def filter_rows(df, filters):
+    """Keep rows whose ``COLUMN`` equals ``VALUE`` for every ``COLUMN=VALUE`` given.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"split": ["train", "test"], "text": ["a", "b"]})
+    >>> list(filter_rows(df, ["split=test"])["text"])
+    ['b']
+    """
+    from ..exceptions import TicketSchemaError
+
+    for f in filters or ():
+        col, sep, value = str(f).partition("=")
+        if not sep or not col:
+            raise TicketSchemaError(f"--filter expects COLUMN=VALUE, got {f!r}")
+        if col not in df.columns:
+            raise TicketSchemaError(f"--filter {f!r}: expected a column {col!r}, found {list(df.columns)}")
+        df = df[df[col].astype(str) == value]
+    return df

@@ -33,28 +33,6 @@ def build_parser(subparsers):
     return p
 
 
-def filter_rows(df, filters):
-    """Keep rows whose ``COLUMN`` equals ``VALUE`` for every ``COLUMN=VALUE`` given.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> df = pd.DataFrame({"split": ["train", "test"], "text": ["a", "b"]})
-    >>> list(filter_rows(df, ["split=test"])["text"])
-    ['b']
-    """
-    from ..exceptions import TicketSchemaError
-
-    for f in filters or ():
-        col, sep, value = str(f).partition("=")
-        if not sep or not col:
-            raise TicketSchemaError(f"--filter expects COLUMN=VALUE, got {f!r}")
-        if col not in df.columns:
-            raise TicketSchemaError(f"--filter {f!r}: expected a column {col!r}, found {list(df.columns)}")
-        df = df[df[col].astype(str) == value]
-    return df
-
-
 def run(args) -> int:
     """Read the export, evaluate the model and print (and optionally write) the report."""
     import json
@@ -63,7 +41,7 @@ def run(args) -> int:
     from .._evaluate import evaluate
     from .._router import Router
     from .._tickets import quarantine_tickets, read_tickets
-    from ._columns import column_mapping_from_args
+    from ._columns import column_mapping_from_args, filter_rows
 
     df = read_tickets(args.tickets, column_mapping=column_mapping_from_args(args), encoding=args.encoding,
                       sheet=args.sheet, required=("text", "label"))

@@ -25,6 +25,8 @@ def build_parser(subparsers):
     p.add_argument("--free-labels", action="store_true",
                    help="any label set (another taxonomy, categories only): a plain text classifier")
     p.add_argument("--out", required=True, help="model directory to write")
+    p.add_argument("--quarantine", default=None, metavar="FILE",
+                   help="where to write the quarantined rows with their reasons (default: OUT.quarantine.csv)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--target-accuracy", type=float, default=0.9,
                    help="accuracy wanted on the automatically routed share (default 0.9)")
@@ -35,44 +37,27 @@ def build_parser(subparsers):
     return p
 
 
-def apply_filters(df, filters):
-    """Keep rows matching every ``COLUMN=VALUE``; unknown columns raise TicketSchemaError."""
-    from ..exceptions import TicketSchemaError
-
-    for f in filters or ():
-        col, sep, value = f.partition("=")
-        if not sep:
-            raise TicketSchemaError(f"--filter expects COLUMN=VALUE, got {f!r}")
-        if col not in df.columns:
-            raise TicketSchemaError(f"--filter {f!r}: expected a column {col!r}, found {list(df.columns)}")
-        df = df[df[col].astype(str) == value]
-    return df
-
-
 def run(args) -> int:
     """Read, train, save and report."""
     from pathlib import Path
 
     from .._tickets import read_tickets
     from .._train import train
-    from ._columns import column_mapping_from_args
+    from ._columns import column_mapping_from_args, filter_rows
 
     df = read_tickets(args.tickets, column_mapping=column_mapping_from_args(args), encoding=args.encoding,
                       sheet=args.sheet, required=("text", "label"))
-    df = apply_filters(df, args.filter)
+    df = filter_rows(df, args.filter)
     router = train(df, free_labels=args.free_labels, seed=args.seed, target_accuracy=args.target_accuracy,
                    validation_fraction=args.validation_fraction, progress=not args.quiet)
     out = Path(args.out)
-    router.save(out)
+    router.save(out)  # the training report is part of metadata.json and the model card
     report = router.training_report
-    if len(router.quarantined):
-        qpath = out / "quarantine.csv"
-        router.quarantined.to_csv(qpath, index=False, encoding="utf-8-sig")
-    (out / "training_report.json").write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=1),
-                                             encoding="utf-8")
+    qpath = Path(args.quarantine) if args.quarantine else out.with_name(out.name + ".quarantine.csv")
+    router.quarantined.to_csv(qpath, index=False, encoding="utf-8-sig")
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
         print(report.summary())
-        print(f"model written to {out}")
+        print(f"model written to {out}; quarantined rows listed in {qpath}")
     return 0
