@@ -247,28 +247,6 @@ class TestUserCatalog:
             load_catalog(path)
 
 
-# -------------------------------------------------------------- import cost
-def test_import_reads_no_files():
-    code = (
-        "import builtins, io, sys\n"
-        "opened = []\n"
-        "real = builtins.open\n"
-        "def spy(f, *a, **k):\n"
-        "    opened.append(str(f)); return real(f, *a, **k)\n"
-        "builtins.open = spy\n"
-        "io.open = spy\n"
-        "import sujian_router\n"
-        "import sujian_router._catalog, sujian_router._departments\n"
-        "data = [f for f in opened if f.endswith(('.csv', '.yaml', '.txt'))]\n"
-        "assert data == [], data\n"
-        "assert 'pandas' not in sys.modules\n"
-        "print('ok')\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "ok"
-
-
 def test_custom_directory_checks_roles(tmp_path):
     directory = tmp_path / "d.csv"
     directory.write_text(

@@ -20,40 +20,12 @@ PINGSHAN_TEXT = "晚上10点后经常有人在坪联路过河大桥下跳广场�
 
 
 # ------------------------------------------------------------------ fixtures
-def _noise_items_from_seed():
-    """Expand the 08 seed the way the builder does (used when the bundled CSV predates it)."""
-    from sujian_router import _catalog_build as build
-
-    seeds = resources.files("sujian_router") / "data" / "seeds"
-    dep = yaml.safe_load((seeds / "departments.yaml").read_text(encoding="utf-8-sig"))
-    roles = {u["role"] for u in build.build_departments(dep)}
-    path = seeds / "08_噪声污染.yaml"
-    problems = []
-    _, category, _, items = build._expand_file(
-        path, yaml.safe_load(path.read_text(encoding="utf-8-sig")), roles, problems
-    )
-    assert problems == []
-    return {
-        i["code"]: DutyItem(
-            i["code"], "08", category, i["subcategory_code"], i["subcategory"], i["name"], i["scope"],
-            tuple(i["keywords"]), tuple(i["phrasings"]), i["lead"], tuple(i["co"]), i["urgency"],
-            i["legal_basis"], i["disputed"], i["gap"],
-        )
-        for i in items
-    }
-
-
 @pytest.fixture(scope="session")
 def noise():
-    """The 35 noise items: from the bundled catalog when it has them, else from the seed."""
+    """The 35 noise items of the bundled catalog."""
     items = {it.code: it for it in load_catalog() if it.code.startswith("08-")}
-    return items if len(items) == 35 else _noise_items_from_seed()
-
-
-@pytest.fixture(scope="session")
-def seed_noise():
-    """The 35 noise items straight from the seed (independent of the built CSV)."""
-    return _noise_items_from_seed()
+    assert len(items) == 35
+    return items
 
 
 @pytest.fixture(scope="session")
@@ -106,9 +78,9 @@ class FakeDirectory:
 
 # ------------------------------------------------------------------ the noise seed
 class TestNoiseSeed:
-    def test_exactly_35_items_over_10_lead_roles(self, seed_noise):
-        leads = Counter(it.lead_department for it in seed_noise.values())
-        assert len(seed_noise) == 35
+    def test_exactly_35_items_over_10_lead_roles(self, noise):
+        leads = Counter(it.lead_department for it in noise.values())
+        assert len(noise) == 35
         assert len(leads) == 10
         assert {"区城管和综合执法局", "派出所"} <= set(leads)
         assert {"区交通运输管理局", "市交通运输局"} & set(leads)
@@ -131,16 +103,16 @@ class TestNoiseSeed:
             ("新建住房噪声状况未公示", "区住房和建设局"),
         ],
     )
-    def test_shenzhen_evidenced_lead(self, seed_noise, name, lead):
-        by_name = {it.name: it for it in seed_noise.values()}
+    def test_shenzhen_evidenced_lead(self, noise, name, lead):
+        by_name = {it.name: it for it in noise.values()}
         assert by_name[name].lead_department == lead
 
-    def test_helicopter_is_the_monitoring_gap(self, seed_noise):
-        gaps = [it.name for it in seed_noise.values() if it.gap]
+    def test_helicopter_is_the_monitoring_gap(self, noise):
+        gaps = [it.name for it in noise.values() if it.gap]
         assert gaps == ["直升机与低空飞行器噪声"]
 
-    def test_items_are_well_formed(self, seed_noise, directory):
-        for it in seed_noise.values():
+    def test_items_are_well_formed(self, noise, directory):
+        for it in noise.values():
             assert "；不含" in it.scope, it.name
             assert 2 <= len(it.phrasings) <= 5, it.name
             assert "噪声污染防治法" in it.legal_basis and "深圳经济特区" in it.legal_basis, it.name
@@ -148,9 +120,9 @@ class TestNoiseSeed:
             assert all(c in directory for c in it.co_departments), it.name
             assert it.lead_department not in it.co_departments, it.name
 
-    def test_codes_follow_production_order(self, seed_noise):
-        assert sorted(seed_noise)[0] == "08-01-001" and sorted(seed_noise)[-1] == "08-08-001"
-        assert seed_noise["08-04-003"].name == "广场舞噪声"
+    def test_codes_follow_production_order(self, noise):
+        assert sorted(noise)[0] == "08-01-001" and sorted(noise)[-1] == "08-08-001"
+        assert noise["08-04-003"].name == "广场舞噪声"
 
 
 # ------------------------------------------------------------------ validation

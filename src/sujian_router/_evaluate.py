@@ -373,7 +373,7 @@ class EvaluationReport:
         ...         return lab, np.tile([0.8, 0.2], (len(texts), 1))
         >>> rep = evaluate(Fake(), pd.DataFrame({"text": ["x", "y", "z"], "label": ["a", "b", "a"]}))
         >>> ax = rep.plot_per_class_f1()
-        >>> [round(p.get_width(), 2) for p in ax.patches]
+        >>> [round(float(p.get_width()), 2) for p in ax.patches]
         [0.8, 0.0]
         >>> import matplotlib.pyplot as plt; plt.close("all")
         """

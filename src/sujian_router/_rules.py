@@ -54,7 +54,7 @@ from datetime import datetime, timedelta, timezone
 from importlib import resources
 from pathlib import Path
 
-from ._decision import CONTACT_LIMIT, DISPATCH_LIMITS
+from ._decision import deadlines_for
 from .exceptions import RulesError
 
 __all__ = ["RoutingContext", "Resolution", "Rule", "RuleSet", "load_rules"]
@@ -833,12 +833,9 @@ class RuleSet:
                 urgency = getattr(item, "urgency", None) if item is not None else None
                 urgency = urgency if urgency in URGENCIES else "一般"
         received = context.received_at
+        dispatch, contact = deadlines_for(urgency, received)
         if received is None:
-            dispatch = contact = None
             reasons.append("未提供受理时间，无法计算分拨和联系时限")
-        else:
-            dispatch = received + DISPATCH_LIMITS[urgency]
-            contact = received + CONTACT_LIMIT
 
         # (8) units
         seen_roles = {lead_role}
