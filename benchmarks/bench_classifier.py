@@ -211,7 +211,7 @@ def _run_worker(kind, args, data_path, workdir):
         print(proc.stderr[-3000:], file=sys.stderr)
         return {"model": kind, "error": f"exit {proc.returncode}"}
     res = json.loads(proc.stdout.strip().splitlines()[-1])
-    print(f"# {kind} done in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    print(f"# {kind} done in {time.perf_counter() - t0:.0f} s: {json.dumps(res)}", file=sys.stderr)
     return res
 
 

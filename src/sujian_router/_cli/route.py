@@ -52,8 +52,13 @@ def format_decision(d) -> str:
 
 def run(args) -> int:
     """Route and print."""
-    from .._router import Router
+    from .._router import Router, _parse_time
 
+    try:
+        _parse_time(args.received_at, where="--at")
+    except ValueError as exc:
+        print(f"sujian-router route: error: {exc}", file=sys.stderr)
+        return 2
     router = Router.load(args.model)
     if args.text is not None:
         texts = [args.text]
