@@ -279,3 +279,12 @@ def test_single_and_batch_calls_agree(model, data):
         one_l, one_p = model.top_k([X[i]], k=3)
         np.testing.assert_array_equal(one_l[0], batch_l[i])
         np.testing.assert_allclose(one_p[0], batch_p[i], rtol=1e-9)
+
+
+def test_fitted_model_pickles(model, data):
+    import pickle
+
+    X, _, _ = data["test"]
+    model.predict(X[:2])  # analyzer cache built
+    again = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(again.predict(X[:50]), model.predict(X[:50]))

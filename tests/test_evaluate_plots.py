@@ -146,3 +146,19 @@ class TestCoverage:
         ax = rep.plot_coverage()
         assert len(ax.lines) == 1
         assert len(ax.lines[0].get_xdata()) == len(rep.coverage) == 7
+
+
+class TestChineseFont:
+    @pytest.mark.parametrize("family, expected", [("DejaVu Sans", ["DejaVu Sans", "sans-serif"]), (None, None)])
+    def test_chinese_ticks_get_cjk_font_when_installed(self, plt, named_report, monkeypatch, family, expected):
+        from sujian_router import _evaluate
+
+        monkeypatch.setattr(_evaluate, "_cjk_family", lambda: family)
+        ax = named_report.plot_confusion()
+        chinese = [t for t in ax.get_yticklabels() if not t.get_text().isascii()]
+        assert len(chinese) == 3
+        for tick in chinese:
+            if expected is None:
+                assert tick.get_fontfamily() == plt.rcParams["font.family"]
+            else:
+                assert tick.get_fontfamily() == expected

@@ -207,6 +207,12 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.random_state = random_state
 
+    def __getstate__(self):
+        # the analyzer closure is rebuilt on demand; it would not pickle
+        state = super().__getstate__()
+        state.pop("_analyzer_cache", None)
+        return state
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = False
@@ -304,7 +310,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         return sp.csr_matrix((vals, (rows, ids)), shape=(n, len(self.vocabulary_)))
 
     def get_feature_names_out(self, input_features=None):
-        """Return the vocabulary terms in column order (bigrams joined by a space)."""
+        """Return the vocabulary terms in column order.
+
+        Word n-grams are joined by a space; character n-grams carry the prefix ``"c:"``.
+        """
         if "vocabulary_" not in self.__dict__:
             raise NotFittedError("this TextClassifier is not fitted yet")
         return np.asarray(self._terms_)

@@ -178,7 +178,7 @@ def route_file(input_path, output_path, *, router=None, column_mapping=None, enc
     -------
     RouteFileReport
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     from ._tickets import iter_ticket_chunks
 

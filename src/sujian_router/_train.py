@@ -88,9 +88,9 @@ def _split(labels, fraction, seed):
     bounds = np.flatnonzero(np.r_[True, sorted_labels[1:] != sorted_labels[:-1], True])
     for a, b in zip(bounds[:-1], bounds[1:]):
         idx = order[a:b]
-        if len(idx) < 2:
+        if len(idx) < 3:  # keep both examples of a two-example label for training
             continue
-        n_val = min(len(idx) - 1, int(round(len(idx) * fraction)))
+        n_val = min(len(idx) - 1, max(1, int(round(len(idx) * fraction))))
         if n_val > 0:
             val[rng.choice(idx, size=n_val, replace=False)] = True
     return val
@@ -144,7 +144,7 @@ def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fracti
         ``text`` or ``label`` columns are missing, or no usable rows remain.
     """
     import pandas as pd
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     from ._classifier import TextClassifier
     from ._evaluate import choose_threshold, coverage_curve

@@ -143,7 +143,7 @@ class _ChunkRouter:
             self._client = Client(scheduler)
         else:
             self._cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                         dashboard_address=None)
+                                         dashboard_address=":0")
             self._client = Client(self._cluster)
         self._model_path, self._tmp = _model_path_for(router, model_path)
         self._n = max(1, len(self._client.scheduler_info().get("workers", {})) or n_workers)
