@@ -56,7 +56,18 @@ def flat(data, tokenizer):
     return TextClassifier(tokenizer=tokenizer).fit(X, y)
 
 
-@pytest.fixture(params=["two_level", "flat"])
+def _titled(texts):
+    """The same texts with their first three words moved to a title line."""
+    return [" ".join(t.split(" ")[:3]) + "\n" + " ".join(t.split(" ")[3:]) for t in texts]
+
+
+@pytest.fixture(scope="session")
+def titled(data, tokenizer):
+    X, y, _ = data["train"]
+    return TextClassifier(tokenizer=tokenizer, title_block=True).fit(_titled(X), y)
+
+
+@pytest.fixture(params=["two_level", "flat", "titled"])
 def model(request):
     return request.getfixturevalue(request.param)
 
@@ -91,6 +102,7 @@ def test_unfitted_raises():
         ({"min_df": 0}, "min_df"),
         ({"C": 0}, "C must be"),
         ({"max_weights_per_class": 0}, "max_weights_per_class"),
+        ({"title_block": "yes"}, "title_block"),
     ],
 )
 def test_invalid_params_rejected_at_fit(params, match):
@@ -126,6 +138,24 @@ def test_auto_is_flat_with_few_classes(data, tokenizer):
 def test_pruning_budget_respected(two_level):
     per_class = np.bincount(two_level.W2_.indices, minlength=two_level.classes_.size)
     assert per_class.max() <= 50
+
+
+@pytest.mark.parametrize("budget", [5, None])
+def test_flat_model_with_few_classes_is_not_pruned(data, tokenizer, budget):
+    X, y, _ = data["train"]
+    keep = np.isin(y, np.unique(y)[:7])
+    est = TextClassifier(tokenizer=tokenizer, max_weights_per_class=budget).fit(np.asarray(X)[keep], y[keep])
+    per_class = np.bincount(est.W2_.indices, minlength=7)
+    n_features = len(est.vocabulary_)
+    assert est.hierarchy_ == "flat" and n_features > 50
+    assert (per_class > 0.9 * n_features).all()  # (almost) every weight kept despite budget=5
+
+
+def test_flat_model_with_many_classes_is_pruned(data, tokenizer):
+    X, y, _ = data["train"]
+    est = TextClassifier(tokenizer=tokenizer, max_weights_per_class=5).fit(X, y)
+    assert est.hierarchy_ == "flat" and est.classes_.size > 50
+    assert np.bincount(est.W2_.indices, minlength=est.classes_.size).max() <= 5
 
 
 def test_weight_layout_matches_predict_path(model):
@@ -203,6 +233,16 @@ def test_explain_returns_terms_of_the_text(two_level, data):
     assert all(score > 0 for _, score in out)
     assert [s for _, s in out] == sorted((s for _, s in out), reverse=True)
     assert all(t.split(" ")[0] in X[0] for t, _ in out)
+
+
+def test_explain_strips_prefixes(titled, data):
+    X, y, _ = data["test"]
+    text = _titled(X[:1])[0]
+    out = titled.explain(text, y[0], n=20)
+    assert out
+    assert not any(t.startswith(("c:", "t:", "tc:")) for t, _ in out)
+    assert all(t.replace(" ", "") in text.replace(" ", "").replace("\n", "") for t, _ in out)
+    assert len({t for t, _ in out}) == len(out)  # prefixed duplicates merged
 
 
 def test_explain_unknown_label(two_level):
@@ -288,3 +328,83 @@ def test_fitted_model_pickles(model, data):
     model.predict(X[:2])  # analyzer cache built
     again = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(again.predict(X[:50]), model.predict(X[:50]))
+
+
+# ----------------------------------------------------------------- feature blocks and title
+def _block_norms(est, texts):
+    X = est.transform(texts)
+    blocks = est.term_block_[X.indices]
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    sq = np.zeros((X.shape[0], 3))
+    np.add.at(sq, (rows, blocks), X.data ** 2)
+    return np.sqrt(sq), np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
+
+
+@pytest.mark.parametrize("name, titled_input", [("flat", False), ("two_level", False), ("titled", True),
+                                                 ("titled", False)])
+def test_each_block_is_l2_normalised(request, data, name, titled_input):
+    est = request.getfixturevalue(name)
+    X, _, _ = data["test"]
+    texts = _titled(X[:40]) if titled_input else X[:40]
+    per_block, total = _block_norms(est, texts)
+    nonempty = per_block > 0
+    np.testing.assert_allclose(per_block[nonempty], 1.0, rtol=1e-9)
+    np.testing.assert_allclose(total, np.sqrt(nonempty.sum(axis=1)), rtol=1e-9)
+    assert (nonempty[:, 2] == titled_input).all()  # a title block only for texts with a title line
+    assert nonempty[:, :2].all()
+
+
+def test_title_terms_have_their_own_prefixes_and_block(titled):
+    terms = titled.get_feature_names_out()
+    expected = [2 if t.startswith(("t:", "tc:")) else 1 if t.startswith("c:") else 0 for t in terms]
+    np.testing.assert_array_equal(titled.term_block_, expected)
+    assert {0, 1, 2} <= set(titled.term_block_.tolist())
+    assert any(t.startswith("tc:") for t in terms) and any(t.startswith("t:") for t in terms)
+    assert not any(any(ch.isspace() and ch != " " for ch in t) for t in terms)  # "\n" is never a feature
+
+
+@pytest.mark.parametrize(
+    "text, has_title",
+    [("g0w1 c0x0w1\nn5 请处理", True), ("g0w1 c0x0w1 n5 请处理", False),
+     ("g0w1 c0x0w1\n", False), ("\ng0w1 c0x0w1", False), ("g0w1\nn5\nc0x0w1", True)],
+)
+def test_title_is_first_line_followed_by_text(titled, text, has_title):
+    X = titled.transform([text])
+    assert bool((titled.term_block_[X.indices] == 2).any()) == has_title
+
+
+def test_text_without_line_break_keeps_body_features(data, tokenizer, titled):
+    X, y, _ = data["train"]
+    plain = TextClassifier(tokenizer=tokenizer).fit(_titled(X), y)  # same texts, no title block
+    test = data["test"][0][:20]
+    a, b = plain.transform(test), titled.transform(test)
+    names_a, names_b = plain.get_feature_names_out(), titled.get_feature_names_out()
+    for i in range(len(test)):
+        ra, rb = a.getrow(i), b.getrow(i)
+        assert dict(zip(names_a[ra.indices], ra.data)) == pytest.approx(dict(zip(names_b[rb.indices], rb.data)))
+
+
+def test_titled_single_batch_and_state_agree(titled, data):
+    import json
+
+    texts = _titled(data["test"][0][:20])
+    arrays, meta = titled.to_state()
+    rebuilt = TextClassifier.from_state(arrays, json.loads(json.dumps(meta)))
+    assert rebuilt.get_params()["title_block"] is True
+    np.testing.assert_array_equal(rebuilt.term_block_, titled.term_block_)
+    bl, bp = titled.top_k(texts, k=3)
+    rl, rp = rebuilt.top_k(texts, k=3)
+    np.testing.assert_array_equal(bl, rl)
+    np.testing.assert_array_equal(bp, rp)
+    for i in range(len(texts)):
+        ol, op = titled.top_k([texts[i]], k=3)
+        np.testing.assert_array_equal(ol[0], bl[i])
+        np.testing.assert_allclose(op[0], bp[i], rtol=1e-9)
+
+
+def test_state_without_blocks_uses_one_normalisation(flat, data):
+    arrays, meta = flat.to_state()
+    arrays.pop("term_block")  # a state written before per-block normalisation
+    legacy = TextClassifier.from_state(arrays, meta)
+    X = legacy.transform(data["test"][0][:10])
+    np.testing.assert_allclose(np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel()), 1.0, rtol=1e-9)

@@ -108,7 +108,44 @@ class TestBadInput:
         assert math.isfinite(d.confidence)
 
 
+ADVERSARIAL = [
+    "",
+    "\x00\x1b[31m\x7f",
+    "<html><body><script>alert(1)</script><p>楼下 广场舞 太吵</p></body></html>",
+    "投诉" * 60000,
+    "😡😡😡 噪音!!! noise at night, 楼下KTV吵到凌晨三点",
+    "\ud800\udfff 孤立代理项",
+    "ＡＢＣ１２３　全角　路灯不亮",
+    "Hello, the street light on Shennan Road is broken.",
+    "電話13812345678，身份證440301199001011234，車牌粵B12345",
+    "\u202e\u200b\u200d零宽字符和方向控制符\ufeff",
+    None,
+    float("nan"),
+    12345,
+]
+
+
 class TestBatch:
+    def test_adversarial_batch_keeps_every_row_in_order(self, router):
+        out = router.route_many(ADVERSARIAL, received_at="2024-01-01 10:00", batch_size=4)
+        assert len(out) == len(ADVERSARIAL)
+        for raw, d in zip(ADVERSARIAL, out):
+            assert isinstance(d, RoutingDecision)
+            if not isinstance(raw, str):
+                assert "invalid_input" in d.flags and d.needs_review
+        assert "truncated" in out[3].flags
+        assert out[2].item_code is not None and out[6].item_code is not None
+        singles = [router.route(t, received_at="2024-01-01 10:00") for t in ADVERSARIAL if isinstance(t, str)]
+        assert [_key(d) for d in out if "invalid_input" not in d.flags] == [_key(d) for d in singles]
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(st.one_of(st.text(max_size=80), st.none(), st.integers()), max_size=12))
+    def test_any_batch_gives_one_decision_per_row(self, router, rows):
+        out = router.route_many(rows, received_at="2024-01-01 10:00", batch_size=5)
+        assert len(out) == len(rows)
+        for raw, d in zip(rows, out):
+            assert (d.item_code is None) == (not isinstance(raw, str) or "empty_text" in d.flags)
+
     def test_batch_equals_single_in_order(self, router, heldout_tickets):
         texts = heldout_tickets["text"].tolist()[:60]
         when = "2024-05-01 08:00"

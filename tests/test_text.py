@@ -22,7 +22,11 @@ from sujian_router._text import (
         ("　楼下　吵　", "楼下 吵"),  # ideographic spaces
         ("噪\u200b音\ufeff", "噪音"),  # zero-width / BOM
         ("a\x00b\x07c", "abc"),  # control characters
-        ("第一行\r\n\n第二行\t结束", "第一行 第二行 结束"),
+        ("第一行\r\n\n第二行\t结束", "第一行\n第二行 结束"),  # line structure kept
+        ("标题 \r\n \t\n  正文", "标题\n正文"),  # a run with a break -> one "\n"
+        ("a\rb\x0bc\x0cd\x85e\u2028f\u2029g\x1ch", "a\nb\nc\nd\ne\nf\ng\nh"),  # other breaks
+        ("a\t\x1f b", "a b"),  # tab and unit separator are spaces
+        ("\n\n 标题\n", "标题"),  # ends stripped
         ("坏\ud800字", "坏字"),  # lone surrogate
         ("", ""),
         ("   \n\t ", ""),
@@ -31,6 +35,21 @@ from sujian_router._text import (
 )
 def test_normalize_text_examples(raw, expected):
     assert normalize_text(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("标题\n电话13812345678\n正文", "标题\n电话 PHONEMASK\n正文"),
+        ("电话13812345678\n正文", "电话 PHONEMASK\n正文"),
+        ("标题\n13812345678", "标题\nPHONEMASK"),
+    ],
+)
+def test_masking_keeps_line_breaks(raw, expected):
+    p = prepare_text(raw)
+    assert p.text == expected
+    assert p.masked == ("phone",)
+    assert normalize_text(p.text) == p.text
 
 
 def test_normalize_non_str_is_converted():
@@ -107,7 +126,7 @@ def test_prepare_text_short_not_truncated():
     assert p == PreparedText(text="楼下噪音", truncated=False, masked=(), empty=False)
 
 
-@pytest.mark.parametrize("raw", ["", "   ", "!!!???", "。，、", "\u200b\u200b", None])
+@pytest.mark.parametrize("raw", ["", "   ", "!!!???", "。，、", "\u200b\u200b", None, "\n \r\n", "!\n?"])
 def test_empty_texts(raw):
     assert prepare_text(raw).empty
 
@@ -128,6 +147,22 @@ def test_prepare_never_raises_and_is_idempotent(text):
     again = prepare_text(p.text)
     assert again.text == p.text
     assert normalize_text(p.text) == p.text
+    # whitespace left: single spaces and single line breaks between non-space characters
+    assert p.text == p.text.strip()
+    assert all(not ch.isspace() or ch in " \n" for ch in p.text)
+    assert "  " not in p.text and "\n\n" not in p.text and " \n" not in p.text and "\n " not in p.text
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from("噪音ab1 \t\r\n\u3000\x0b\u2028"), max_size=12), max_size=6))
+def test_line_breaks_survive_only_as_single_newlines(parts):
+    raw = "\n".join(parts)
+    out = normalize_text(raw)
+    assert normalize_text(out) == out
+    # the non-space content and its order are unchanged; breaks never vanish between content
+    assert "".join(out.split()) == "".join(raw.replace("\u3000", " ").split())
+    if "\n" in out:
+        assert any(b in raw for b in "\n\r\x0b\u2028")
 
 
 @settings(max_examples=200, deadline=None)

@@ -465,14 +465,25 @@ class DutyCatalog:
         return pd.DataFrame(rows, columns=list(CATALOG_COLUMNS))
 
     def vocabulary(self) -> set:
-        """Words for a jieba user dictionary: keywords, subcategory and item names."""
+        """Words for a jieba user dictionary: keywords, subcategory names, places and unit names.
+
+        Item names are left out on purpose: they are long official phrases that
+        citizens rarely type, and as single dictionary words they would stop
+        jieba from splitting the words citizens do use.
+        """
         words = set()
         for item in self._items:
             words.update(k for k in item.keywords if k)
-            if item.subcategory:
+            if item.subcategory and len(item.subcategory) <= 6:
                 words.add(item.subcategory)
-            if item.name:
-                words.add(item.name)
+        directory = self.departments
+        for district in directory.districts:
+            words.add(district)
+            for street in directory.streets_of(district):
+                words.add(street)
+                if street.endswith("街道") and len(street) > 3:
+                    words.add(street[:-2])
+        words.update(unit.name for unit in directory.units)
         return {w.strip() for w in words if w.strip() and not any(c.isspace() for c in w.strip())}
 
 

@@ -5,8 +5,10 @@ per class (about a gigabyte at 4,315 classes), trains slowly and copies that
 matrix on every call. :class:`TextClassifier` instead
 
 1. tokenises each text once with a :class:`~sujian_router._tokenize.Tokenizer`
-   and counts word and character n-grams against an explicit,
-   inspectable vocabulary (terms seen in at least ``min_df`` texts);
+   and counts word and character n-grams (and, optionally, the words and
+   characters of the title line) against an explicit, inspectable vocabulary
+   (terms seen in at least ``min_df`` texts); each block of terms (words,
+   characters, title) is L2-normalised separately;
 2. trains a level-1 linear SVM over the groups (the item's category) on all rows,
    and one level-2 linear SVM per group over that group's items, on that group's
    rows and the feature columns that occur in them;
@@ -42,7 +44,30 @@ _HIERARCHIES = ("auto", "flat", "two-level")
 _CHUNK = 512  # rows scored at once (bounds the dense n x n_classes block)
 _FIT_CHUNK = 20000  # texts featurised at once in fit
 _DEFAULT_TEMPERATURE = 0.1
-_CHAR_PREFIX = "c:"  # jieba never emits ":" inside a token, so no clash with words
+# Term prefixes. The tokenizer turns every punctuation run into a space before
+# segmenting, so a word never contains ":" and prefixed terms cannot clash with words.
+_CHAR_PREFIX = "c:"
+_TITLE_PREFIX = "t:"  # words of the title line
+_TITLE_CHAR_PREFIX = "tc:"  # character n-grams of the title line
+_PREFIXES = (_TITLE_CHAR_PREFIX, _TITLE_PREFIX, _CHAR_PREFIX)
+_N_BLOCKS = 3  # feature blocks, each L2-normalised on its own: words, characters, title
+
+
+def _term_block(term):
+    """Feature block of a term: 0 body words, 1 body characters, 2 title words and characters."""
+    if term.startswith(_CHAR_PREFIX):
+        return 1
+    if term.startswith(_TITLE_PREFIX) or term.startswith(_TITLE_CHAR_PREFIX):
+        return 2
+    return 0
+
+
+def _split_title(text):
+    """The first line of ``text`` when more text follows it, else None."""
+    head, sep, rest = text.partition("\n")
+    if sep and head.strip() and rest.strip():
+        return head
+    return None
 
 
 def _as_texts(X, where="X"):
@@ -131,10 +156,19 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     word_ngram_range : tuple of int, default=(1, 1)
         Word n-gram lengths (n-grams are joined by a space).
     char_ngram_range : tuple of int or None, default=(1, 2)
-        Character n-gram lengths (over the lower-cased text without spaces),
-        or ``None``. On 1,000 items of the project's synthetic tickets, word
+        Character n-gram lengths (over the lower-cased text without spaces
+        and line breaks), or ``None``. On 1,000 items of the project's synthetic tickets, word
         unigrams plus character uni- and bigrams reached 0.871 top-1 against
         0.835 for word uni- and bigrams alone, with about the same vocabulary.
+    title_block : bool, default=False
+        Also featurise the title: the first line of a text, when another
+        non-blank line follows (prepared texts keep line breaks, and ticket
+        exports put the title first). Its words and character n-grams (same
+        ranges as the body) get the prefixes ``"t:"`` and ``"tc:"`` and form
+        a third block. The body features always cover the whole text, so a
+        text without a line break has no title features. On the TeddyCup
+        2020 messages (7 labels) a title block raised test macro-F1 from
+        about 0.915 to 0.933.
     min_df : int, default=2
         Keep a term only if it occurs in at least this many training texts.
     max_features : int or None, default=None
@@ -148,6 +182,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         and there are more than 50 classes, else one flat model.
     max_weights_per_class : int or None, default=400
         Pruning budget: non-zero weights kept per item (level 2 / flat model).
+        A flat model with at most 50 classes is never pruned: its dense
+        weights are small, and a few hundred weights per class would discard
+        most of what a few-class model learns.
     max_weights_per_group : int or None, default=20000
         Pruning budget per group of the level-1 model.
     top_groups : int or None, default=None
@@ -168,6 +205,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         Index into ``groups_`` of each class.
     vocabulary_ : dict
         Term -> feature column.
+    term_block_ : ndarray of int8
+        Feature block of each column: 0 words, 1 characters, 2 title. Each
+        block of a row is L2-normalised separately, so a row's norm is the
+        square root of its number of non-empty blocks.
     idf_ : ndarray of float64
         Inverse document frequency of each term.
     hierarchy_ : str
@@ -190,12 +231,13 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, *, tokenizer=None, word_ngram_range=(1, 1), char_ngram_range=(1, 2),
-                 min_df=2, max_features=None, sublinear_tf=True, C=1.0, hierarchy="auto",
-                 max_weights_per_class=400, max_weights_per_group=20000, top_groups=None,
-                 max_iter=1000, random_state=0):
+                 title_block=False, min_df=2, max_features=None, sublinear_tf=True, C=1.0,
+                 hierarchy="auto", max_weights_per_class=400, max_weights_per_group=20000,
+                 top_groups=None, max_iter=1000, random_state=0):
         self.tokenizer = tokenizer
         self.word_ngram_range = word_ngram_range
         self.char_ngram_range = char_ngram_range
+        self.title_block = title_block
         self.min_df = min_df
         self.max_features = max_features
         self.sublinear_tf = sublinear_tf
@@ -230,6 +272,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                 continue
             if (not isinstance(r, (tuple, list)) or len(r) != 2 or not 1 <= r[0] <= r[1]):
                 raise ValueError(f"{name} must be (min_n, max_n) with 1 <= min_n <= max_n, got {r!r}")
+        if not isinstance(self.title_block, (bool, np.bool_)):
+            raise ValueError(f"title_block must be True or False, got {self.title_block!r}")
         if not (isinstance(self.min_df, (int, np.integer)) and self.min_df >= 1):
             raise ValueError(f"min_df must be an int >= 1, got {self.min_df!r}")
         if not self.C > 0:
@@ -243,31 +287,42 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         tok = self.tokenizer if self.tokenizer is not None else Tokenizer()
         w_lo, w_hi = self.word_ngram_range
         c_range = self.char_ngram_range
+        title_block = bool(self.title_block)
+
+        def grams(text, out, w_prefix, c_prefix):
+            tokens = tok(text)
+            if w_lo == 1:
+                out.extend(tokens if not w_prefix else [w_prefix + t for t in tokens])
+            if w_lo <= 2 <= w_hi:
+                out.extend([w_prefix + a + " " + b for a, b in zip(tokens, tokens[1:])])
+            for n in range(max(w_lo, 3), w_hi + 1):
+                out.extend(w_prefix + " ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+            if c_range is not None:
+                chars = text.replace(" ", "").replace("\n", "").lower()
+                for n in range(c_range[0], c_range[1] + 1):
+                    out.extend(c_prefix + chars[i:i + n] for i in range(len(chars) - n + 1))
 
         def terms(text):
-            tokens = tok(text)
-            out = list(tokens) if w_lo == 1 else []
-            if w_lo <= 2 <= w_hi:
-                out.extend([a + " " + b for a, b in zip(tokens, tokens[1:])])
-            for n in range(max(w_lo, 3), w_hi + 1):
-                out.extend(" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
-            if c_range is not None:
-                chars = text.replace(" ", "").lower()
-                for n in range(c_range[0], c_range[1] + 1):
-                    out.extend(_CHAR_PREFIX + chars[i:i + n] for i in range(len(chars) - n + 1))
+            out = []
+            grams(text, out, "", _CHAR_PREFIX)
+            if title_block:
+                title = _split_title(text)
+                if title is not None:
+                    grams(title, out, _TITLE_PREFIX, _TITLE_CHAR_PREFIX)
             return out
 
         return terms
 
     def _tfidf_values(self, rows, ids, counts, n):
-        """TF-IDF values of (row, term) entries with their counts, rows L2-normalised."""
+        """TF-IDF values of (row, term) entries with their counts, each block of a row L2-normalised."""
         tf = np.asarray(counts, dtype=np.float64)
         if self.sublinear_tf:
             tf = 1.0 + np.log(tf)
         vals = tf * self.idf_[ids]
-        norms = np.sqrt(np.bincount(rows, weights=vals * vals, minlength=n))
+        cell = rows * _N_BLOCKS + self.term_block_[ids]
+        norms = np.sqrt(np.bincount(cell, weights=vals * vals, minlength=n * _N_BLOCKS))
         norms[norms == 0] = 1.0
-        return vals / norms[rows]
+        return vals / norms[cell]
 
     def _transform(self, texts):
         """Featurise texts: (n, rows, ids, vals), entries sorted by row then term id."""
@@ -295,7 +350,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         return n, rows, ids, self._tfidf_values(rows, ids, counts, n)
 
     def transform(self, X):
-        """Return the TF-IDF matrix (CSR, one L2-normalised row per text).
+        """Return the TF-IDF matrix (CSR, one row per text, each block of a row L2-normalised).
 
         Parameters
         ----------
@@ -312,7 +367,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     def get_feature_names_out(self, input_features=None):
         """Return the vocabulary terms in column order.
 
-        Word n-grams are joined by a space; character n-grams carry the prefix ``"c:"``.
+        Word n-grams are joined by a space; character n-grams carry the prefix
+        ``"c:"``, the title's words ``"t:"`` and its character n-grams ``"tc:"``.
         """
         if "vocabulary_" not in self.__dict__:
             raise NotFittedError("this TextClassifier is not fitted yet")
@@ -409,6 +465,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         n = len(texts)
         n_features = keep.size
         self.idf_ = np.log((1.0 + n) / (1.0 + df[keep])) + 1.0
+        self.term_block_ = np.fromiter((_term_block(t) for t in self._terms_), dtype=np.int8,
+                                       count=n_features)
         remap = np.full(df.size, -1, dtype=np.int64)
         remap[keep] = np.arange(n_features)  # increasing, so sorted columns stay sorted
         blocks = []
@@ -450,6 +508,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         # ---- level 2: one model per group, on its rows and its columns
         rows_all, cols_all, vals_all = [], [], []
         b2 = np.zeros(n_classes, dtype=np.float32)
+        # a flat model with few classes is small enough to keep whole (see max_weights_per_class)
+        budget = None if (not two_level and n_classes <= 50) else self.max_weights_per_class
         for gi in range(group_names.size):
             members = perm[bounds[gi]:bounds[gi + 1]]  # class indices, sorted
             mask = np.isin(y_idx, members)
@@ -462,7 +522,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             Xg = Xg[:, present]
             local = np.searchsorted(members, y_idx[rows])
             coef, icpt = _fit_linear(Xg, local, members.size, self.C, self.max_iter, seed + gi)
-            r, c, v = _prune(coef, self.max_weights_per_class)
+            r, c, v = _prune(coef, budget)
             rows_all.append(present[c])  # feature ids
             cols_all.append(inv[members[r]])  # internal class column
             vals_all.append(v)
@@ -609,8 +669,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         list of (str, float)
             Term and its contribution (TF-IDF value times the weights of the
             label and, for two levels, of its group), largest first; only
-            positive contributions. Word n-grams are joined by a space; a
-            character n-gram equal to a word is merged with it.
+            positive contributions. Word n-grams are joined by a space; the
+            prefixes of character and title terms are removed, and terms that
+            are then equal (a word, the same character n-gram, the same word in
+            the title) are merged.
         """
         self._check_fitted()
         pos = np.searchsorted(self.classes_, str(label))
@@ -626,8 +688,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         merged = {}  # a character n-gram and an identical word count as one term
         for i, c in zip(ids, vals * w):
             term = self._terms_[i]
-            if term.startswith(_CHAR_PREFIX):
-                term = term[len(_CHAR_PREFIX):]
+            for prefix in _PREFIXES:
+                if term.startswith(prefix):
+                    term = term[len(prefix):]
+                    break
             merged[term] = merged.get(term, 0.0) + float(c)
         ranked = sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))
         return [(t, c) for t, c in ranked[:n] if c > 0]
@@ -738,6 +802,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             "perm": self._perm.astype(np.int32),
             "bounds": self._bounds.astype(np.int32),
             "idf": self.idf_.astype(np.float64),
+            "term_block": self.term_block_.astype(np.int8),
             "w2_data": self.W2_.data, "w2_indices": self.W2_.indices, "w2_indptr": self.W2_.indptr,
             "b2": self.b2_,
         }
@@ -789,6 +854,11 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             self._perm = np.asarray(arrays["perm"]).astype(np.int64)
             self._bounds = np.asarray(arrays["bounds"]).astype(np.int64)
             self.idf_ = np.asarray(arrays["idf"], dtype=np.float64)
+            # states written before per-block normalisation have no blocks:
+            # one block per row reproduces their single row normalisation
+            blocks = arrays.get("term_block") if hasattr(arrays, "get") else None
+            self.term_block_ = (np.zeros(nf, dtype=np.int8) if blocks is None
+                                else np.asarray(blocks).astype(np.int8))
             nc = self.classes_.size
             self.W2_ = sp.csr_matrix((arrays["w2_data"], arrays["w2_indices"], arrays["w2_indptr"]),
                                      shape=(nf, nc))
@@ -805,7 +875,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             self.n_training_texts_ = int(meta.get("n_training_texts", 0))
         except KeyError as exc:
             raise ModelFileError(f"classifier state lacks {exc.args[0]!r}") from None
-        if self.idf_.size != nf or self._perm.size != nc or self._bounds[-1] != nc:
+        if (self.idf_.size != nf or self.term_block_.size != nf or self._perm.size != nc
+                or self._bounds[-1] != nc):
             raise ModelFileError(
                 f"classifier state is inconsistent: {nf} terms, {self.idf_.size} idf values, "
                 f"{nc} classes, {self._perm.size} permutation entries"

@@ -41,10 +41,12 @@ MASK_TOKENS = {
     "plate": "PLATEMASK",
 }
 
-# Control (Cc), format (Cf) and surrogate (Cs) characters. Cc whitespace
-# (tab, newline, ...) becomes a space; everything else here is dropped. The Cf
-# list covers the format characters of the BMP and the common astral ones.
-_CC_SPACE = re.compile(r"[\t\n\r\x0b\x0c\x1c-\x1f\x85]")
+# Control (Cc), format (Cf) and surrogate (Cs) characters. Line breaks (the
+# separators of ``str.splitlines``) become "\n", tab and unit separator a space;
+# everything else here is dropped. The Cf list covers the format characters of
+# the BMP and the common astral ones.
+_CC_BREAK = re.compile(r"\r\n?|[\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+_CC_SPACE = re.compile(r"[\t\x1f]")
 _DROP = re.compile(
     "[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f"
     "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
@@ -54,6 +56,15 @@ _DROP = re.compile(
     "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
 )
 _SPACES = re.compile(r"\s+")
+
+
+def _squeeze(text):
+    """Runs of whitespace: one "\n" when the run holds a line break, else one space; ends stripped."""
+    return _SPACES.sub(lambda m: "\n" if "\n" in m.group() else " ", text).strip()
+
+
+def _controls(text):
+    return _DROP.sub("", _CC_SPACE.sub(" ", _CC_BREAK.sub("\n", text)))
 
 _PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 _PATTERNS = (
@@ -99,8 +110,12 @@ def normalize_text(text: str) -> str:
 
     NFKC (full-width letters, digits and punctuation become half-width, the
     ideographic space becomes a space), control, format and lone surrogate
-    characters are removed (line breaks and tabs become spaces), runs of
-    whitespace become one space, and the ends are stripped.
+    characters are removed (line breaks -- ``\r\n``, ``\r``, ``\n``, vertical
+    tab, form feed, U+0085, U+2028, U+2029... -- become ``"\n"``, tabs spaces),
+    every run of whitespace that holds a line break becomes one ``"\n"`` and
+    every other run one space, and the ends are stripped. The line structure is
+    kept because the first line of an export is often the complaint's title
+    (see ``TextClassifier(title_block=True)``).
 
     Parameters
     ----------
@@ -114,16 +129,16 @@ def normalize_text(text: str) -> str:
 
     Examples
     --------
-    >>> normalize_text("　楼下ＫＴＶ\\u200b噪音\\n\\n扰民１２３ ")
-    '楼下KTV噪音 扰民123'
+    >>> normalize_text("　楼下ＫＴＶ\\u200b噪音 \\r\\n\\n 扰民１２３ ")
+    '楼下KTV噪音\\n扰民123'
+    >>> normalize_text("楼下\\t\\t噪音")
+    '楼下 噪音'
     """
     if not isinstance(text, str):
         text = "" if text is None else str(text)
     for _ in range(3):  # NFKC after removal can expose new removable characters
-        cleaned = _DROP.sub("", _CC_SPACE.sub(" ", text))
-        cleaned = unicodedata.normalize("NFKC", cleaned)
-        cleaned = _DROP.sub("", _CC_SPACE.sub(" ", cleaned))
-        cleaned = _SPACES.sub(" ", cleaned).strip()
+        cleaned = unicodedata.normalize("NFKC", _controls(text))
+        cleaned = _squeeze(_controls(cleaned))
         if cleaned == text:
             break
         text = cleaned
@@ -163,7 +178,7 @@ def mask_personal_data(text: str) -> tuple[str, tuple[str, ...]]:
         if n:
             kinds.append(kind)
     if kinds:
-        text = _SPACES.sub(" ", text).strip()
+        text = _squeeze(text)
     return text, tuple(kinds)
 
 

@@ -25,6 +25,21 @@ DEFAULT_N_PER_ITEM = 12
 DEFAULT_SEED = 20240612
 _BUILD_LOCK = threading.Lock()
 
+#: Classifier parameters for catalog (item-code) models: two levels, pruned, all groups scored.
+CATALOG_PARAMS = {}
+#: Classifier parameters for free-label models (few classes: one flat model).
+FREE_LABEL_PARAMS = {}
+
+
+def _tokenizer_for(catalog):
+    """The tokenizer of a new model: jieba plus the catalog's words (keywords, places, units)."""
+    from ._tokenize import DEFAULT_USER_WORDS, Tokenizer
+
+    words = list(DEFAULT_USER_WORDS)
+    if catalog is not None:
+        words += sorted(catalog.vocabulary() - set(words))
+    return Tokenizer(words)
+
 
 @dataclass(frozen=True)
 class TrainingReport:
@@ -203,8 +218,11 @@ def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fracti
     groups = None
     if not free_labels:
         groups = [catalog.get(c).category_code for c in labels]
-    params = dict(classifier_params or {})
+    params = dict(FREE_LABEL_PARAMS if free_labels else CATALOG_PARAMS)
+    params.update(classifier_params or {})
     params.setdefault("random_state", seed)
+    if "tokenizer" not in params:
+        params["tokenizer"] = _tokenizer_for(None if free_labels else catalog)
     val = _split(labels, validation_fraction, seed)
     tr = ~val
     steps.update(1)

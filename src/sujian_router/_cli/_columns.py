@@ -22,8 +22,8 @@ def parse_column_map(items) -> dict:
     return mapping
 
 
-def add_column_arguments(parser, *, label=True):
-    """Add the column-mapping options to a sub-command parser."""
+def add_column_arguments(parser, *, label=True, filters=False):
+    """Add the column-mapping (and optionally encoding and row-filter) options to a sub-command parser."""
     parser.add_argument("--text-column", metavar="C", help="export column holding the complaint text")
     if label:
         parser.add_argument("--label-column", metavar="C", help="export column holding the label (item code)")
@@ -31,6 +31,10 @@ def add_column_arguments(parser, *, label=True):
                         help="map export columns to canonical names (text, label, title, district, street, "
                              "received_at, ticket_id, department, location)")
     parser.add_argument("--sheet", default=None, help="sheet name or index of an XLSX export")
+    if filters:
+        parser.add_argument("--encoding", default=None, help="export encoding (detected when omitted)")
+        parser.add_argument("--filter", action="append", default=[], metavar="COLUMN=VALUE",
+                            help="keep only rows whose COLUMN equals VALUE (e.g. split=train); repeatable")
 
 
 def column_mapping_from_args(args) -> dict | None:
@@ -63,3 +67,12 @@ def filter_rows(df, filters):
             raise TicketSchemaError(f"--filter {f!r}: expected a column {col!r}, found {list(df.columns)}")
         df = df[df[col].astype(str) == value]
     return df
+
+
+def read_labelled_export(args):
+    """Read ``--tickets`` with the mapping, encoding and sheet options, then apply ``--filter``."""
+    from .._tickets import read_tickets
+
+    df = read_tickets(args.tickets, column_mapping=column_mapping_from_args(args), encoding=args.encoding,
+                      sheet=args.sheet, required=("text", "label"))
+    return filter_rows(df, args.filter)

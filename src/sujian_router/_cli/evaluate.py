@@ -19,10 +19,7 @@ def build_parser(subparsers):
     p.add_argument("--model", default="default",
                    help="model directory, or 'default' for the bundled model (the default)")
     p.add_argument("--tickets", required=True, help="the labelled export")
-    add_column_arguments(p)
-    p.add_argument("--encoding", default=None, help="export encoding (detected when omitted)")
-    p.add_argument("--filter", action="append", default=[], metavar="COLUMN=VALUE",
-                   help="keep only rows whose COLUMN equals VALUE (e.g. split=test); repeatable")
+    add_column_arguments(p, filters=True)
     p.add_argument("-k", "--top-k", type=int, default=3, dest="k",
                    help="candidates counted for top-k accuracy (default 3)")
     p.add_argument("--target-accuracy", type=float, default=None,
@@ -40,12 +37,10 @@ def run(args) -> int:
 
     from .._evaluate import evaluate
     from .._router import Router
-    from .._tickets import quarantine_tickets, read_tickets
-    from ._columns import column_mapping_from_args, filter_rows
+    from .._tickets import quarantine_tickets
+    from ._columns import read_labelled_export
 
-    df = read_tickets(args.tickets, column_mapping=column_mapping_from_args(args), encoding=args.encoding,
-                      sheet=args.sheet, required=("text", "label"))
-    df = filter_rows(df, args.filter)
+    df = read_labelled_export(args)
     # evaluation keeps duplicates and unknown labels (they are real errors); only unusable rows go
     q = quarantine_tickets(df, free_labels=True)
     unusable = q.quarantined[q.quarantined["reason"] != "duplicate"]

@@ -18,10 +18,7 @@ def build_parser(subparsers):
         ),
     )
     p.add_argument("--tickets", required=True, help="the labelled export")
-    add_column_arguments(p)
-    p.add_argument("--encoding", default=None, help="export encoding (detected when omitted)")
-    p.add_argument("--filter", action="append", default=[], metavar="COLUMN=VALUE",
-                   help="keep only rows whose COLUMN equals VALUE (e.g. split=train); repeatable")
+    add_column_arguments(p, filters=True)
     p.add_argument("--free-labels", action="store_true",
                    help="any label set (another taxonomy, categories only): a plain text classifier")
     p.add_argument("--out", required=True, help="model directory to write")
@@ -41,13 +38,10 @@ def run(args) -> int:
     """Read, train, save and report."""
     from pathlib import Path
 
-    from .._tickets import read_tickets
     from .._train import train
-    from ._columns import column_mapping_from_args, filter_rows
+    from ._columns import read_labelled_export
 
-    df = read_tickets(args.tickets, column_mapping=column_mapping_from_args(args), encoding=args.encoding,
-                      sheet=args.sheet, required=("text", "label"))
-    df = filter_rows(df, args.filter)
+    df = read_labelled_export(args)
     router = train(df, free_labels=args.free_labels, seed=args.seed, target_accuracy=args.target_accuracy,
                    validation_fraction=args.validation_fraction, progress=not args.quiet)
     out = Path(args.out)
