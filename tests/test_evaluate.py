@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -11,6 +10,9 @@ import pytest
 
 from sujian_router._evaluate import EvaluationReport, choose_threshold, coverage_curve, evaluate
 from sujian_router.exceptions import TicketSchemaError
+
+from fakes import FakeCatalog as _FakeCatalog
+from fakes import FakeModel as _FakeModel
 
 # text -> (ranked labels, top-1 probability); hand-checked figures in TestMetrics
 RANKS = {
@@ -24,31 +26,15 @@ RANKS = {
 TRUTH = ["a", "a", "b", "b", "c", "c"]
 
 
-class FakeCatalog:
-    """The part of DutyCatalog that evaluate uses."""
-
-    LEADS = {"a": "区城管和综合执法局", "b": "区城管和综合执法局", "c": "区生态环境管理局"}
-
-    def __contains__(self, code):
-        return code in self.LEADS
-
-    def get(self, code):
-        return SimpleNamespace(code=code, name=f"事项{code}", lead_department=self.LEADS[code])
+LEADS = {"a": "区城管和综合执法局", "b": "区城管和综合执法局", "c": "区生态环境管理局"}
 
 
-class FakeModel:
-    """Implements the Router contract evaluate relies on: rank, catalog, review_threshold."""
+def FakeCatalog():
+    return _FakeCatalog({c: f"事项{c}" for c in LEADS}, LEADS)
 
-    def __init__(self, catalog=None, review_threshold=0.55):
-        self.catalog = catalog
-        self.review_threshold = review_threshold
 
-    def rank(self, texts, k=5):
-        k = min(k, 2)
-        labels = np.array([RANKS[t][0][:k] for t in texts], dtype=object)
-        top = np.array([RANKS[t][1] for t in texts])
-        probs = np.column_stack([top, 1 - top])[:, :k]
-        return labels, probs
+def FakeModel(catalog=None, review_threshold=0.55):
+    return _FakeModel(RANKS, catalog=catalog, review_threshold=review_threshold)
 
 
 @pytest.fixture

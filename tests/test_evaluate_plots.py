@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from sujian_router._evaluate import evaluate
+
+from fakes import FakeCatalog as _FakeCatalog
+from fakes import FakeModel as _FakeModel
 
 # text -> (ranked labels, top-1 probability); truth below gives a: 1/2, b: 2/2, c: 1/2 correct
 RANKS = {
@@ -23,26 +25,15 @@ RANKS = {
 TRUTH = ["a", "a", "b", "b", "c", "c", "b"]
 
 
-class FakeModel:
-    def __init__(self, catalog=None, review_threshold=0.55):
-        self.catalog = catalog
-        self.review_threshold = review_threshold
-
-    def rank(self, texts, k=5):
-        k = min(k, 2)
-        labels = np.array([RANKS[t][0][:k] for t in texts], dtype=object)
-        top = np.array([RANKS[t][1] for t in texts])
-        return labels, np.column_stack([top, 1 - top])[:, :k]
+NAMES = {"a": "噪声扰民", "b": "占道经营", "c": "非常长的一个事项名称用来测试截断是否生效了吗"}
 
 
-class FakeCatalog:
-    NAMES = {"a": "噪声扰民", "b": "占道经营", "c": "非常长的一个事项名称用来测试截断是否生效了吗"}
+def FakeCatalog():
+    return _FakeCatalog(NAMES, dict.fromkeys(NAMES, "区城管和综合执法局"))
 
-    def __contains__(self, code):
-        return code in self.NAMES
 
-    def get(self, code):
-        return SimpleNamespace(code=code, name=self.NAMES[code], lead_department="区城管和综合执法局")
+def FakeModel(catalog=None, review_threshold=0.55):
+    return _FakeModel(RANKS, catalog=catalog, review_threshold=review_threshold)
 
 
 @pytest.fixture(scope="module")
