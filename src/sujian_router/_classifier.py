@@ -146,6 +146,18 @@ def _sparse_weights(rows, cols, vals, shape):
     return W
 
 
+def _column_values(Wc, col, ids):
+    """Values of column ``col`` of the CSC matrix ``Wc`` at rows ``ids`` (0 where absent)."""
+    a, b = Wc.indptr[col], Wc.indptr[col + 1]
+    rows, vals = Wc.indices[a:b], Wc.data[a:b]
+    out = np.zeros(ids.size)
+    if rows.size and ids.size:  # rows are sorted (canonical CSC)
+        pos = np.searchsorted(rows, ids).clip(0, rows.size - 1)
+        hit = rows[pos] == ids
+        out[hit] = vals[pos[hit]]
+    return out
+
+
 class TextClassifier(ClassifierMixin, BaseEstimator):
     """Map prepared complaint texts to labels (duty items) with calibrated probabilities.
 
@@ -157,9 +169,11 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         Word n-gram lengths (n-grams are joined by a space).
     char_ngram_range : tuple of int or None, default=(1, 2)
         Character n-gram lengths (over the lower-cased text without spaces
-        and line breaks), or ``None``. On 1,000 items of the project's synthetic tickets, word
-        unigrams plus character uni- and bigrams reached 0.871 top-1 against
-        0.835 for word uni- and bigrams alone, with about the same vocabulary.
+        and line breaks), or ``None``. On 1,000 items of the project's
+        synthetic tickets, word unigrams plus character uni- and bigrams
+        reached 0.871 top-1 against 0.835 for word uni- and bigrams alone,
+        with about the same vocabulary (measured before per-block
+        normalisation).
     title_block : bool, default=False
         Also featurise the title: the first line of a text, when another
         non-blank line follows (prepared texts keep line breaks, and ticket
@@ -167,8 +181,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         ranges as the body) get the prefixes ``"t:"`` and ``"tc:"`` and form
         a third block. The body features always cover the whole text, so a
         text without a line break has no title features. On the TeddyCup
-        2020 messages (7 labels) a title block raised test macro-F1 from
-        about 0.915 to 0.933.
+        2020 messages (7 labels), ``title_block=True, min_df=1`` raised
+        macro-F1 over the defaults from 0.919 to 0.929 in 5-fold
+        cross-validation on the training split, and from 0.927 to 0.935 on
+        the test split.
     min_df : int, default=2
         Keep a term only if it occurs in at least this many training texts.
     max_features : int or None, default=None
@@ -228,6 +244,16 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     >>> labels, probs = clf.top_k(["路面有坑"], k=2)
     >>> str(labels[0, 0]), bool(probs[0, 0] > probs[0, 1])
     ('道路', True)
+
+    With ``title_block=True`` the first line of a multi-line text is also
+    featurised on its own:
+
+    >>> titled = ["噪音投诉\\n楼下广场舞太吵", "道路破损\\n马路上有坑"] * 3
+    >>> clf = TextClassifier(min_df=1, title_block=True).fit(titled, ["噪音", "道路"] * 3)
+    >>> sorted(str(t) for t in clf.get_feature_names_out() if t.startswith("t:"))
+    ['t:噪音', 't:投诉', 't:破损', 't:道路']
+    >>> clf.predict(["噪音\\n广场舞"]).tolist()
+    ['噪音']
     """
 
     def __init__(self, *, tokenizer=None, word_ngram_range=(1, 1), char_ngram_range=(1, 2),
@@ -253,6 +279,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         # the analyzer closure is rebuilt on demand; it would not pickle
         state = super().__getstate__()
         state.pop("_analyzer_cache", None)
+        state.pop("_explain_cache", None)
         return state
 
     def __sklearn_tags__(self):
@@ -393,6 +420,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self
         """
         self._check_params()
+        self.__dict__.pop("_explain_cache", None)
         texts = _as_texts(X)
         y = np.asarray([str(v) for v in (y.tolist() if hasattr(y, "tolist") else y)])
         if len(texts) != len(y):
@@ -566,10 +594,12 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             lp += np.repeat(lg, np.diff(self._bounds), axis=1)
         return lp
 
-    def _log_proba_internal(self, texts):
+    def _log_proba_internal(self, texts, with_features=False):
         for start in range(0, len(texts), _CHUNK):
-            s1, s2 = self._scores(self._transform(texts[start:start + _CHUNK]))
-            yield self._log_proba_from_scores(s1, s2)
+            feats = self._transform(texts[start:start + _CHUNK])
+            s1, s2 = self._scores(feats)
+            lp = self._log_proba_from_scores(s1, s2)
+            yield (lp, feats) if with_features else lp
 
     def _check_fitted(self):
         if "W2_" not in self.__dict__:
@@ -631,13 +661,40 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         labels : ndarray of str, shape (n_texts, k)
         probs : ndarray of float, shape (n_texts, k)
         """
+        labels, probs, _ = self._top_k(X, k, explain=0)
+        return labels, probs
+
+    def top_k_explained(self, X, k=5, n_terms=5):
+        """:meth:`top_k` plus, for each text, the terms behind its best label.
+
+        The texts are featurised once for both, which makes this much faster
+        than :meth:`top_k` followed by :meth:`explain` for every text.
+
+        Returns
+        -------
+        labels : ndarray of str, shape (n_texts, k)
+        probs : ndarray of float, shape (n_texts, k)
+        terms : list of list of (str, float)
+            What :meth:`explain` returns for each text and its top-1 label.
+
+        Examples
+        --------
+        >>> clf = TextClassifier(min_df=1).fit(["广场舞太吵", "马路有坑"] * 3, ["噪音", "道路"] * 3)
+        >>> labels, probs, terms = clf.top_k_explained(["广场舞太吵"], k=1)
+        >>> str(labels[0, 0]), terms[0] == clf.explain("广场舞太吵", "噪音")
+        ('噪音', True)
+        """
+        return self._top_k(X, k, explain=int(n_terms))
+
+    def _top_k(self, X, k, explain):
         self._check_fitted()
         texts = _as_texts(X)
         k = int(min(max(k, 1), self.classes_.size))
         labels = np.empty((len(texts), k), dtype=self.classes_.dtype)
         probs = np.empty((len(texts), k))
+        terms = [] if explain else None
         pos = 0
-        for lp in self._log_proba_internal(texts):
+        for lp, feats in self._log_proba_internal(texts, with_features=True):
             m = lp.shape[0]
             if k < lp.shape[1]:
                 part = np.argpartition(-lp, k - 1, axis=1)[:, :k]
@@ -649,8 +706,14 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             vals = np.take_along_axis(vals, order, axis=1)
             labels[pos:pos + m] = self.classes_[self._perm[part]]
             probs[pos:pos + m] = np.exp(vals)
+            if explain:
+                _, rows, ids, tfidf = feats
+                bounds = np.searchsorted(rows, np.arange(m + 1))
+                for r in range(m):
+                    a, b = bounds[r], bounds[r + 1]
+                    terms.append(self._contributions(ids[a:b], tfidf[a:b], int(self._perm[part[r, 0]]), explain))
             pos += m
-        return labels, probs
+        return labels, probs, terms
 
     def explain(self, text, label, n=5):
         """Terms of ``text`` that push its score for ``label`` up the most.
@@ -680,19 +743,39 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             from .exceptions import UnknownDutyError
 
             raise UnknownDutyError(str(label), where="TextClassifier.explain")
-        col = int(np.flatnonzero(self._perm == pos)[0])
         _, _, ids, vals = self._transform([text if isinstance(text, str) else str(text)])
-        w = self.W2_[ids, col].toarray().ravel()
-        if self.W1_ is not None:
-            w = w + self.W1_[ids, int(self.class_group_[pos])].toarray().ravel()
+        return self._contributions(ids, vals, int(pos), n)
+
+    def _contributions(self, ids, vals, pos, n):
+        """Top-``n`` positive (term, contribution) pairs of one featurised text for class ``pos``."""
+        cache = self.__dict__.get("_explain_cache")
+        if cache is None:  # column-major copies: one class's weights are then a contiguous slice
+            inv = np.empty_like(self._perm)
+            inv[self._perm] = np.arange(self._perm.size)
+            W2c = self.W2_.tocsc()
+            W2c.sort_indices()
+            W1c = None if self.W1_ is None else self.W1_.tocsc()
+            if W1c is not None:
+                W1c.sort_indices()
+            plain = []  # terms without their block prefix
+            for term in self._terms_:
+                for prefix in _PREFIXES:
+                    if term.startswith(prefix):
+                        term = term[len(prefix):]
+                        break
+                plain.append(term)
+            cache = self._explain_cache = (inv, W2c, W1c, plain)
+        inv, W2c, W1c, plain = cache
+        ids = np.asarray(ids)
+        w = _column_values(W2c, int(inv[pos]), ids)
+        if W1c is not None:
+            w = w + _column_values(W1c, int(self.class_group_[pos]), ids)
+        contrib = np.asarray(vals) * w
+        nz = np.flatnonzero(contrib)  # zero contributions cannot change any sum below
         merged = {}  # a character n-gram and an identical word count as one term
-        for i, c in zip(ids, vals * w):
-            term = self._terms_[i]
-            for prefix in _PREFIXES:
-                if term.startswith(prefix):
-                    term = term[len(prefix):]
-                    break
-            merged[term] = merged.get(term, 0.0) + float(c)
+        for i, c in zip(ids[nz].tolist(), contrib[nz].tolist()):
+            term = plain[i]
+            merged[term] = merged.get(term, 0.0) + c
         ranked = sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))
         return [(t, c) for t, c in ranked[:n] if c > 0]
 

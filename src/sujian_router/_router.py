@@ -392,19 +392,20 @@ class Router:
             else:
                 prepared.append(None)
         usable = [i for i, p in enumerate(prepared) if p is not None and not isinstance(p, Exception) and not p.empty]
-        k = max(1, int(top_k))
-        labels = probs = None
+        k = max(1, min(int(top_k), len(self.classifier.classes_)))
+        labels = probs = terms = None
         batch_error = None
         if usable:
             try:
-                labels, probs = self._rank_prepared([prepared[i].text for i in usable], k)
+                labels, probs, terms = self.classifier.top_k_explained(
+                    [prepared[i].text for i in usable], k=k, n_terms=5)
             except Exception as exc:  # pragma: no cover - defensive
                 batch_error = exc
         pos = {i: j for j, i in enumerate(usable)}
         out = []
         for i, p in enumerate(prepared):
             try:
-                out.append(self._decide(texts[i], p, ctx[i], labels, probs, pos.get(i), batch_error))
+                out.append(self._decide(texts[i], p, ctx[i], labels, probs, terms, pos.get(i), batch_error))
             except Exception as exc:  # never lose a row
                 logger.exception("routing row %d failed", i)
                 out.append(self._flagged(ctx[i], "row_error", f"该条诉求处理出错（{type(exc).__name__}: {exc}），请人工分拨"))
@@ -422,7 +423,7 @@ class Router:
             flags=(flag, *extra_flags), reasons=(reason,),
         )
 
-    def _decide(self, raw, prepared, ctx, labels, probs, j, batch_error):
+    def _decide(self, raw, prepared, ctx, labels, probs, terms, j, batch_error):
         if prepared is None:
             kind = "空值" if raw is None or (isinstance(raw, float) and math.isnan(raw)) else type(raw).__name__
             return self._flagged(ctx, "invalid_input", f"诉求内容不是文本（{kind}），请人工分拨")
@@ -456,11 +457,7 @@ class Router:
         if needs_review:
             flags.append("low_confidence")
             reasons.append(f"置信度{confidence:.2f}低于自动分拨阈值{self.review_threshold:.2f}，建议人工复核")
-        try:
-            terms = self.classifier.explain(prepared.text, codes[0], n=5)
-        except Exception:  # explanation is best-effort
-            terms = []
-        top_terms = [t for t, w in terms if w > 0]
+        top_terms = [t for t, w in terms[j] if w > 0 and len(t) > 1] or [t for t, w in terms[j] if w > 0]
         label_name = item.name if item is not None else codes[0]
         if top_terms:
             reasons.insert(0, f"判定为「{label_name}」（置信度{confidence:.2f}），关键词：" + "、".join(top_terms))
