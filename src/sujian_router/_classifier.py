@@ -402,7 +402,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         return np.asarray(self._terms_)
 
     # ----------------------------------------------------------------------- fit
-    def fit(self, X, y, *, groups=None):
+    def fit(self, X, y, *, groups=None, progress=None):
         """Fit vocabulary, TF-IDF weights and the linear model(s).
 
         Parameters
@@ -414,6 +414,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         groups : sequence of str, optional
             Group label of each row (the item's category); a label must always
             come with the same group.
+        progress : callable, optional
+            Called as ``progress(done, total, stage)`` after each featurised
+            chunk and each linear model, for progress bars.
 
         Returns
         -------
@@ -459,6 +462,14 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         interned = {}
         setdef = interned.setdefault
         chunks = []
+        n_chunks = -(-len(texts) // _FIT_CHUNK)
+        step = [0]
+
+        def tick(stage, total):
+            step[0] += 1
+            if progress is not None and total is not None:
+                progress(step[0], total, stage)
+
         for start in range(0, len(texts), _FIT_CHUNK):
             indices = array("i")
             lengths = array("l")
@@ -468,6 +479,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                 lengths.append(len(terms))
             indptr = np.zeros(len(lengths) + 1, dtype=np.int64)
             np.cumsum(np.frombuffer(lengths, dtype=np.int64), out=indptr[1:])
+            tick("features", None)
             c = sp.csr_matrix(
                 (np.ones(len(indices), dtype=np.float32),
                  np.frombuffer(indices, dtype=np.int32).copy(), indptr),
@@ -522,6 +534,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         bounds = np.concatenate([[0], np.cumsum(sizes)])
 
         seed = int(self.random_state) if self.random_state is not None else 0
+        total_steps = n_chunks + int(two_level) + group_names.size
+        if progress is not None:
+            progress(step[0], total_steps, "features")
         # ---- level 1
         if two_level:
             g_rows = class_group[y_idx]
@@ -530,6 +545,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             self.W1_ = _sparse_weights(c, r, v, (n_features, group_names.size))
             self.b1_ = icpt.astype(np.float32)
             del coef
+            tick("categories", total_steps)
         else:
             self.W1_, self.b1_ = None, None
 
@@ -542,6 +558,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             members = perm[bounds[gi]:bounds[gi + 1]]  # class indices, sorted
             mask = np.isin(y_idx, members)
             rows = np.flatnonzero(mask)
+            tick("items", total_steps)
             if members.size == 1:
                 b2[inv[members[0]]] = 0.0
                 continue

@@ -94,6 +94,20 @@ def _data_hash(texts, labels) -> str:
     return h.hexdigest()
 
 
+def _fit_with_bar(clf, X, y, groups, progress):
+    """Fit ``clf`` with a progress bar over its featurisation chunks and linear models."""
+    from tqdm import tqdm
+
+    with tqdm(desc="  models", unit="model", disable=not progress, leave=False) as bar:
+        def update(done, total, stage):
+            bar.total = total
+            bar.n = done
+            bar.set_postfix_str(stage, refresh=False)
+            bar.refresh()
+
+        clf.fit(X, y, groups=groups, progress=update)
+
+
 def _split(labels, fraction, seed):
     """Seeded validation split that keeps at least one example of each label in training."""
     rng = np.random.default_rng(seed)
@@ -234,7 +248,7 @@ def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fracti
     X = np.asarray(prepared, dtype=object)
     y = np.asarray(labels, dtype=object)
     g = None if groups is None else np.asarray(groups, dtype=object)
-    clf.fit(X[tr], y[tr], **({} if g is None else {"groups": g[tr]}))
+    _fit_with_bar(clf, X[tr], y[tr], None if g is None else g[tr], progress)
     steps.update(1)
     steps.set_description("calibrating")
     metrics = {}
@@ -259,7 +273,7 @@ def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fracti
         steps.set_description("refitting on all rows")
         # keep the temperatures fitted on held-out rows: the refit model sees them all
         temperatures, calibration = clf.temperatures_, getattr(clf, "calibration_", None)
-        clf.fit(X, y, **({} if g is None else {"groups": g}))
+        _fit_with_bar(clf, X, y, g, progress)
         clf.temperatures_ = temperatures
         if calibration is not None:
             clf.calibration_ = calibration
