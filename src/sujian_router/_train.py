@@ -6,6 +6,7 @@ import hashlib
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import threading
 from dataclasses import asdict, dataclass, field
@@ -361,7 +362,7 @@ def build_default_model(path=None, *, n_per_item=DEFAULT_N_PER_ITEM, seed=DEFAUL
     catalog = load_catalog()
     if progress:
         print(f"Building the default model from {len(catalog)} catalog items "
-              f"({n_per_item} synthetic tickets each) into {path} ...", flush=True)
+              f"({n_per_item} synthetic tickets each) into {path} ...", file=sys.stderr, flush=True)
     tickets = generate_tickets(catalog, n_per_item=n_per_item, seed=seed, split="train")
     router = train(tickets, catalog=catalog, seed=seed, validation_fraction=0.1, target_accuracy=0.9,
                    refit=False, progress=progress, synthetic=True)
@@ -395,5 +396,5 @@ def ensure_default_model(*, progress=True) -> Path:
                 reason = f"it is unreadable ({exc})"
             logger.warning("rebuilding the default model at %s: %s", path, reason)
             if progress:
-                print(f"Rebuilding the default model: {reason}", flush=True)
+                print(f"Rebuilding the default model: {reason}", file=sys.stderr, flush=True)
         return build_default_model(path, progress=progress)
