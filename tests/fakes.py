@@ -7,6 +7,19 @@ from types import SimpleNamespace
 import numpy as np
 
 
+#: text -> (ranked labels, top-1 probability) for the evaluation tests; each test file pairs
+#: the first texts with its own hand-checked truth.
+RANKS = {
+    "t1": (("a", "b"), 0.9),
+    "t2": (("b", "a"), 0.8),
+    "t3": (("b", "c"), 0.7),
+    "t4": (("b", "a"), 0.6),
+    "t5": (("a", "b"), 0.5),
+    "t6": (("c", "a"), 0.4),
+    "t7": (("b", "a"), 0.3),
+}
+
+
 class FakeModel:
     """Implements what ``evaluate`` uses of a Router: ``rank``, ``catalog``, ``review_threshold``.
 

@@ -12,17 +12,10 @@ from sujian_router._evaluate import EvaluationReport, choose_threshold, coverage
 from sujian_router.exceptions import TicketSchemaError
 
 from fakes import FakeCatalog as _FakeCatalog
+from fakes import RANKS
 from fakes import FakeModel as _FakeModel
 
-# text -> (ranked labels, top-1 probability); hand-checked figures in TestMetrics
-RANKS = {
-    "t1": (("a", "b"), 0.9),
-    "t2": (("b", "a"), 0.8),
-    "t3": (("b", "c"), 0.7),
-    "t4": (("b", "a"), 0.6),
-    "t5": (("a", "b"), 0.5),
-    "t6": (("c", "a"), 0.4),
-}
+# texts t1..t6 of fakes.RANKS; hand-checked figures in TestMetrics
 TRUTH = ["a", "a", "b", "b", "c", "c"]
 
 
@@ -39,7 +32,7 @@ def FakeModel(catalog=None, review_threshold=0.55):
 
 @pytest.fixture
 def tickets():
-    return pd.DataFrame({"source_row": range(2, 8), "text": list(RANKS), "label": TRUTH})
+    return pd.DataFrame({"source_row": range(2, 8), "text": list(RANKS)[:6], "label": TRUTH})
 
 
 class TestMetrics:
@@ -198,13 +191,9 @@ class TestReportOutput:
         assert "top-2 accuracy" in text and "0.8333" in text
 
     def test_to_html_escapes_and_masks(self, tmp_path):
-        RANKS["<script>alert(1)</script> 电话13812345678"] = (("b", "a"), 0.99)
-        try:
-            df = pd.DataFrame({"text": ["t1", "<script>alert(1)</script> 电话13812345678"],
-                               "label": ["a", "a"]})
-            rep = evaluate(FakeModel(catalog=FakeCatalog()), df, k=2)
-        finally:
-            del RANKS["<script>alert(1)</script> 电话13812345678"]
+        ranks = {**RANKS, "<script>alert(1)</script> 电话13812345678": (("b", "a"), 0.99)}
+        df = pd.DataFrame({"text": ["t1", "<script>alert(1)</script> 电话13812345678"], "label": ["a", "a"]})
+        rep = evaluate(_FakeModel(ranks, catalog=FakeCatalog()), df, k=2)
         out = tmp_path / "report.html"
         rep.to_html(out)
         page = out.read_text(encoding="utf-8")

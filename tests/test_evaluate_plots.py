@@ -10,18 +10,10 @@ import pytest
 from sujian_router._evaluate import evaluate
 
 from fakes import FakeCatalog as _FakeCatalog
+from fakes import RANKS
 from fakes import FakeModel as _FakeModel
 
-# text -> (ranked labels, top-1 probability); truth below gives a: 1/2, b: 2/2, c: 1/2 correct
-RANKS = {
-    "t1": (("a", "b"), 0.9),
-    "t2": (("b", "a"), 0.8),
-    "t3": (("b", "c"), 0.7),
-    "t4": (("b", "a"), 0.6),
-    "t5": (("a", "b"), 0.5),
-    "t6": (("c", "a"), 0.4),
-    "t7": (("b", "a"), 0.3),
-}
+# texts t1..t7 of fakes.RANKS; truth below gives a: 1/2, b: 2/2, c: 1/2 correct
 TRUTH = ["a", "a", "b", "b", "c", "c", "b"]
 
 
