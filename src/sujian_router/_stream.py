@@ -125,14 +125,15 @@ def _write_json_atomic(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def _route_chunk(router, chunk, reference_time):
-    """Route one chunk; rows without a receipt time use the run's reference time."""
-    frame = chunk.copy()
-    if "received_at" not in frame.columns:
-        frame["received_at"] = reference_time
+def route_frame(router, frame, reference_time, keep=ID_COLUMNS):
+    """Route a pandas frame into the output table; rows without a receipt time use ``reference_time``.
+
+    The table keeps ``frame``'s index, so Dask partitions stay aligned.
+    """
     decisions = router.route_many(frame, received_at=reference_time)
-    ids = chunk[[c for c in ID_COLUMNS if c in chunk.columns]]
-    return decisions_to_frame(decisions, ids)
+    table = decisions_to_frame(decisions, frame[[c for c in keep if c in frame.columns]])
+    table.index = frame.index
+    return table
 
 
 def route_file(input_path, output_path, *, router=None, column_mapping=None, encoding=None,
@@ -263,7 +264,7 @@ def route_file(input_path, output_path, *, router=None, column_mapping=None, enc
             if dask_ctx is not None:
                 table = dask_ctx.route(chunk, reference_time)
             else:
-                table = _route_chunk(router, chunk, reference_time)
+                table = route_frame(router, chunk, reference_time).reset_index(drop=True)
             if len(table) != len(chunk):  # pragma: no cover - route_many guarantees this
                 raise RuntimeError(f"routing returned {len(table)} rows for a chunk of {len(chunk)}")
             if fmt == "csv":

@@ -180,7 +180,7 @@ def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fracti
     from tqdm import tqdm
 
     from ._classifier import TextClassifier
-    from ._evaluate import choose_threshold, coverage_curve
+    from ._evaluate import choose_threshold
     from ._router import Router
     from ._text import prepare_text
     from ._tickets import quarantine_tickets, read_tickets
@@ -260,7 +260,6 @@ def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fracti
         correct = top[:, 0] == y[val]
         conf = probs[:, 0]
         threshold = float(choose_threshold(conf, correct, target_accuracy=target_accuracy))
-        curve = coverage_curve(conf, correct)
         auto = conf >= threshold
         metrics = {
             "val_accuracy": float(correct.mean()),
@@ -268,7 +267,6 @@ def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fracti
             "val_automatic_share": float(auto.mean()),
             "val_accuracy_automatic": float(correct[auto].mean()) if auto.any() else float("nan"),
         }
-        del curve
     steps.update(1)
     if refit and val.any():
         steps.set_description("refitting on all rows")

@@ -22,7 +22,7 @@ import threading
 from datetime import datetime
 from pathlib import Path
 
-from ._stream import ID_COLUMNS, OUTPUT_COLUMNS, decisions_to_frame
+from ._stream import ID_COLUMNS, OUTPUT_COLUMNS, decisions_to_frame, route_frame
 
 __all__ = ["route_dataframe", "load_worker_router"]
 
@@ -52,15 +52,7 @@ def load_worker_router(model_path):
 
 def _route_partition(pdf, model_path, reference_time, keep):
     """Route one pandas partition on a worker; the result keeps the partition's index."""
-    router = load_worker_router(model_path)
-    frame = pdf
-    if "received_at" not in frame.columns:
-        frame = frame.assign(received_at=reference_time)
-    decisions = router.route_many(frame, received_at=reference_time)
-    ids = pdf[[c for c in keep if c in pdf.columns]]
-    table = decisions_to_frame(decisions, ids)
-    table.index = pdf.index
-    return table
+    return route_frame(load_worker_router(model_path), pdf, reference_time, keep)
 
 
 def _model_path_for(router, model_path=None):
