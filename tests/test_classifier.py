@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sklearn.base import clone
 
 from sujian_router._classifier import TextClassifier
@@ -103,11 +105,39 @@ def test_unfitted_raises():
         ({"C": 0}, "C must be"),
         ({"max_weights_per_class": 0}, "max_weights_per_class"),
         ({"title_block": "yes"}, "title_block"),
+        ({"n_jobs": 0}, "n_jobs"),
+        ({"exact_above": 1.5}, "exact_above"),
+        ({"exact_above": -0.1}, "exact_above"),
     ],
 )
 def test_invalid_params_rejected_at_fit(params, match):
     with pytest.raises(ValueError, match=match):
         TextClassifier(**params).fit(["a b", "a c"], ["x", "y"])
+
+
+@pytest.mark.parametrize("hierarchy", ["two-level", "flat"])
+def test_parallel_fit_gives_the_same_model(data, tokenizer, hierarchy, monkeypatch):
+    import sujian_router._classifier as mod
+
+    monkeypatch.setattr(mod, "_FIT_CHUNK", 150)  # several chunks, so featurisation runs in workers too
+    X, y, g = data["train"]
+    progress = []
+    kw = dict(tokenizer=tokenizer, max_weights_per_class=50, hierarchy=hierarchy)
+    serial = TextClassifier(**kw).fit(X, y, groups=g)
+    threaded = TextClassifier(**kw, n_jobs=2).fit(X, y, groups=g, progress=lambda *a: progress.append(a))
+    assert threaded._terms_ == serial._terms_  # the same columns in the same order
+    np.testing.assert_array_equal(threaded.idf_, serial.idf_)
+    for name in ("W2_", "W1_"):
+        a, b = getattr(serial, name), getattr(threaded, name)
+        if a is None:
+            assert b is None
+            continue
+        np.testing.assert_array_equal(a.indptr, b.indptr)
+        np.testing.assert_array_equal(a.indices, b.indices)
+        np.testing.assert_array_equal(a.data, b.data)
+    np.testing.assert_array_equal(serial.b2_, threaded.b2_)
+    # one progress step per featurised chunk and per linear model, counting up to the total
+    assert [p[0] for p in progress] == list(range(progress[0][0], progress[-1][1] + 1))
 
 
 def test_single_string_rejected(two_level):
@@ -206,15 +236,89 @@ def test_empty_and_odd_inputs_do_not_raise(model):
     assert np.isfinite(probs).all()
 
 
-def test_top_groups_restricts_candidates(data, two_level):
-    X, _, _ = data["test"]
-    est = clone(two_level).set_params(top_groups=1)
-    est.__dict__.update({k: v for k, v in two_level.__dict__.items() if k.endswith("_") or k.startswith("_")})
-    labels, probs = est.top_k(X[:20], k=15)
-    # with one group expanded, all non-zero candidates lie in that group
-    for row_l, row_p in zip(labels, probs):
-        groups = {lab[:2] for lab, p in zip(row_l, row_p) if p > 0}
-        assert len(groups) == 1
+def _with_params(fitted, **params):
+    """A copy of a fitted model with other (prediction-time) parameters."""
+    est = clone(fitted).set_params(**params)
+    est.__dict__.update({k: v for k, v in fitted.__dict__.items() if k.endswith("_") or k.startswith("_")})
+    est.__dict__.pop("_w2_blocks", None)
+    return est
+
+
+def _full_ranking(est, X, k):
+    """Labels and probabilities of the k best classes by predict_proba (scores every class)."""
+    P = est.predict_proba(X)
+    order = np.argsort(-P, axis=1, kind="stable")[:, :k]
+    return est.classes_[order], np.take_along_axis(P, order, axis=1)
+
+
+class TestCandidateSearch:
+    """top_k expands groups best first and stops when the rest cannot matter.
+
+    The toy model is near-certain at its fitted temperatures; softer ones
+    spread probability over many classes and groups, which is what the search
+    has to get right.
+    """
+
+    @staticmethod
+    def _soft(fitted, **params):
+        est = _with_params(fitted, **params)
+        est.temperatures_ = (0.7, 0.7)
+        return est
+
+    @pytest.mark.parametrize("k", [1, 3, 15])
+    def test_exact_above_zero_gives_the_full_ranking(self, data, two_level, k):
+        X, _, _ = data["test"]
+        est = self._soft(two_level, exact_above=0.0)
+        labels, probs = est.top_k(X[:60], k=k)
+        full_l, full_p = _full_ranking(est, X[:60], k)
+        np.testing.assert_allclose(probs, full_p, rtol=1e-9)
+        np.testing.assert_array_equal(labels, full_l)
+
+    @pytest.mark.parametrize("floor", [0.003, 0.01])
+    def test_candidates_above_the_floor_are_exact(self, data, two_level, floor):
+        X, _, _ = data["test"]
+        est = self._soft(two_level, exact_above=floor)
+        labels, probs = est.top_k(X[:60], k=15)
+        full_l, full_p = _full_ranking(est, X[:60], 15)
+        np.testing.assert_array_equal(labels[:, 0], full_l[:, 0])  # the best is always exact
+        above = full_p >= floor
+        assert above.sum() > 60  # the check below covers more than the top-1
+        np.testing.assert_array_equal(labels[above], full_l[above])
+        # every reported probability is the full model's
+        P = est.predict_proba(X[:60])
+        col = np.searchsorted(est.classes_, labels)
+        np.testing.assert_allclose(np.take_along_axis(P, col, axis=1), probs, rtol=1e-9)
+
+    def test_confident_texts_score_only_their_group(self, data, two_level, monkeypatch):
+        import sujian_router._classifier as mod
+
+        X, _, _ = data["test"]
+        est = _with_params(two_level, exact_above=0.01)  # fitted temperatures: confident
+        scored = []
+        real = mod._sparse_scores
+
+        def counting(Xm, W, bias):
+            scored.append(Xm.shape[0] * W.shape[1])
+            return real(Xm, W, bias)
+
+        monkeypatch.setattr(mod, "_sparse_scores", counting)
+        est.top_k(X[:60], k=1)
+        n_groups, n_classes = est.groups_.size, est.classes_.size
+        level2 = sum(scored) - 60 * n_groups  # minus the level-1 scores of every row
+        assert level2 < 60 * n_classes / 2  # a full scoring would be 60 * n_classes
+
+    def test_refit_drops_the_caches_of_the_previous_fit(self, data, tokenizer):
+        X, y, g = data["train"]
+        Xt, _, _ = data["test"]
+        est = TextClassifier(tokenizer=tokenizer, max_weights_per_class=50).fit(X[::2], y[::2], groups=g[::2])
+        est.top_k_explained(Xt[:10], k=3)  # builds the search and explanation caches
+        est.fit(X, y, groups=g)
+        fresh = TextClassifier(tokenizer=tokenizer, max_weights_per_class=50).fit(X, y, groups=g)
+        got, want = est.top_k_explained(Xt[:30], k=3), fresh.top_k_explained(Xt[:30], k=3)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+        assert got[2] == want[2]
+
 
 
 def test_binary_flat_decision_function(tokenizer):
@@ -408,3 +512,23 @@ def test_state_without_blocks_uses_one_normalisation(flat, data):
     legacy = TextClassifier.from_state(arrays, meta)
     X = legacy.transform(data["test"][0][:10])
     np.testing.assert_allclose(np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel()), 1.0, rtol=1e-9)
+
+
+# ------------------------------------------------------------ featurisation
+_PIECES = ["广场舞", "噪音", "c:", "t:", "tc:", "：", ":", " ", "\n", "投诉", "请处理", "楼下", "x", "ＡＢ", "g1w2"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(parts=st.lists(st.sampled_from(_PIECES), max_size=12))
+@pytest.mark.parametrize("name", ["two_level", "titled"])
+def test_transform_matches_the_analyzer_terms(request, name, parts):
+    """The per-block lookup finds exactly the vocabulary terms the analyzer spells."""
+    est = request.getfixturevalue(name)
+    text = "".join(parts)
+    got = est.transform([text])
+    counts = {}
+    for term in est._analyzer()(text):
+        col = est.vocabulary_.get(term)
+        if col is not None:
+            counts[col] = counts.get(col, 0) + 1
+    assert sorted(got.indices.tolist()) == sorted(counts)

@@ -17,7 +17,13 @@ matrix on every call. :class:`TextClassifier` instead
    sparse-times-sparse product;
 4. turns scores into probabilities ``P(group) * P(item | group)`` with two
    softmax temperatures, which :meth:`TextClassifier.calibrate` fits on held-out
-   data.
+   data;
+5. ranks candidates (:meth:`TextClassifier.top_k`) by expanding groups in
+   order of ``P(group)`` and stopping as soon as no unexpanded group can hold
+   a better candidate: an item's probability is at most its group's, so the
+   best item found is provably the best of all, and every candidate at or above
+   ``exact_above`` is exactly the one a full scoring would list. Most texts need
+   one or two of the 18 categories, which is where batch speed comes from.
 
 With few classes, or without groups, the same pipeline fits one flat model.
 """
@@ -25,6 +31,7 @@ With few classes, or without groups, the same pipeline fits one flat model.
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from array import array
 
@@ -42,8 +49,12 @@ __all__ = ["TextClassifier"]
 _FORMAT = "sujian_router.TextClassifier/1"
 _HIERARCHIES = ("auto", "flat", "two-level")
 _CHUNK = 512  # rows scored at once (bounds the dense n x n_classes block)
+_TOP_K_CHUNK = 2048  # rows featurised and searched at once by top_k (fewer, larger sparse products)
+_SEARCH_ROUNDS = 2  # group-expansion rounds of top_k before open rows are scored in full
 _FIT_CHUNK = 20000  # texts featurised at once in fit
 _DEFAULT_TEMPERATURE = 0.1
+# attributes derived from the fitted state on first use; never pickled, dropped by fit
+_DERIVED = ("_lookup_cache", "_explain_cache", "_w2_blocks")
 # Term prefixes. The tokenizer turns every punctuation run into a space before
 # segmenting, so a word never contains ":" and prefixed terms cannot clash with words.
 _CHAR_PREFIX = "c:"
@@ -119,6 +130,113 @@ def _fit_linear(X, y, n_classes, C, max_iter, seed):
     return coef, icpt
 
 
+class _FitJob:
+    """The training matrix and label layout shared by the linear models of one fit."""
+
+    def __init__(self, Xw, y_idx, class_group, n_groups, perm, inv, bounds, C, max_iter, seed,
+                 group_budget, item_budget):
+        self.Xw, self.y_idx, self.class_group, self.n_groups = Xw, y_idx, class_group, n_groups
+        self.perm, self.inv, self.bounds = perm, inv, bounds
+        self.C, self.max_iter, self.seed = C, max_iter, seed
+        self.group_budget, self.item_budget = group_budget, item_budget
+
+    def run(self, gi):  # called as _FitJob.run(job, gi) by _ordered_map
+        """Fit the group model (``gi == -1``) or the item model of group ``gi``; pruned weights."""
+        if gi < 0:
+            coef, icpt = _fit_linear(self.Xw, self.class_group[self.y_idx], self.n_groups, self.C,
+                                     self.max_iter, self.seed)
+            return _prune(coef, self.group_budget), icpt
+        members = self.perm[self.bounds[gi]:self.bounds[gi + 1]]  # class indices, sorted
+        if members.size == 1:
+            return None
+        rows = np.flatnonzero(np.isin(self.y_idx, members))
+        Xg = self.Xw[rows]
+        present = np.unique(Xg.indices)  # the group's own columns
+        coef, icpt = _fit_linear(Xg[:, present], np.searchsorted(members, self.y_idx[rows]),
+                                 members.size, self.C, self.max_iter, self.seed + gi)
+        r, c, v = _prune(coef, self.item_budget)
+        return present[c], self.inv[members[r]], v, icpt  # feature ids, internal class columns
+
+
+def _count_chunk(state, start):
+    """Term counts of ``texts[start:start + _FIT_CHUNK]`` over the chunk's own vocabulary.
+
+    Returns ``(terms, indptr, indices, counts)``: the chunk's terms in order of
+    first occurrence and a CSR count matrix whose columns index ``terms``.
+    """
+    texts, analyzer = state
+    local = {}
+    setdef = local.setdefault
+    indices = array("i")
+    lengths = array("l")
+    for text in texts[start:start + _FIT_CHUNK]:
+        terms = analyzer(text)
+        indices.extend([setdef(t, len(local)) for t in terms])
+        lengths.append(len(terms))
+    indptr = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(np.frombuffer(lengths, dtype=np.int64), out=indptr[1:])
+    c = sp.csr_matrix((np.ones(len(indices), dtype=np.float32), np.frombuffer(indices, dtype=np.int32).copy(),
+                       indptr), shape=(len(lengths), max(len(local), 1)))
+    c.sum_duplicates()
+    return list(local), c.indptr, c.indices, c.data
+
+
+_STATE = None  # what forked workers of _ordered_map inherit instead of receiving it pickled
+
+
+def _call_with_state(fn, item):
+    return fn(_STATE, item)
+
+
+def _ordered_map(fn, items, state, n_jobs, window=None):
+    """Yield ``fn(state, item)`` for every item, in order, on ``n_jobs`` forked processes.
+
+    Workers are forked after ``state`` (texts, or the training matrix) exists,
+    so they share it copy-on-write instead of receiving a pickled copy; only
+    items and results cross processes. Processes rather than threads:
+    tokenising is pure Python, and scikit-learn's liblinear draws from one
+    process-wide random generator, so models fitted in concurrent threads
+    would depend on timing. ``window`` bounds the tasks in flight (and so the
+    results waiting to be consumed); ``None`` submits everything at once.
+    Without ``fork`` (Windows) or with one job, runs in this process.
+    """
+    global _STATE
+    import multiprocessing as mp
+
+    items = list(items)
+    n_workers = _n_workers(n_jobs, len(items))
+    if n_workers <= 1 or "fork" not in mp.get_all_start_methods():
+        for item in items:
+            yield fn(state, item)
+        return
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
+    limit = len(items) if window is None else max(1, window) * n_workers
+    _STATE = state
+    try:
+        with ProcessPoolExecutor(max_workers=n_workers, mp_context=mp.get_context("fork")) as pool:
+            todo = iter(items)
+            pending = deque(pool.submit(_call_with_state, fn, item) for _, item in zip(range(limit), todo))
+            while pending:
+                result = pending.popleft().result()
+                for item in todo:  # refill the window by one
+                    pending.append(pool.submit(_call_with_state, fn, item))
+                    break
+                yield result
+    finally:
+        _STATE = None
+
+
+def _n_workers(n_jobs, n_tasks):
+    """Threads for ``n_jobs`` (None: 1; negative: all cores + 1 + n_jobs), at most ``n_tasks``."""
+    if n_jobs is None:
+        return 1
+    if n_jobs < 0:
+        n_jobs = max(1, (os.cpu_count() or 1) + 1 + n_jobs)
+    return max(1, min(int(n_jobs), n_tasks))
+
+
 def _prune(coef, budget):
     """Keep the ``budget`` largest |w| of each row; return (rows, cols, vals)."""
     rows, cols, vals = [], [], []
@@ -146,15 +264,21 @@ def _sparse_weights(rows, cols, vals, shape):
     return W
 
 
-def _column_values(Wc, col, ids):
-    """Values of column ``col`` of the CSC matrix ``Wc`` at rows ``ids`` (0 where absent)."""
-    a, b = Wc.indptr[col], Wc.indptr[col + 1]
-    rows, vals = Wc.indices[a:b], Wc.data[a:b]
-    out = np.zeros(ids.size)
-    if rows.size and ids.size:  # rows are sorted (canonical CSC)
-        pos = np.searchsorted(rows, ids).clip(0, rows.size - 1)
-        hit = rows[pos] == ids
-        out[hit] = vals[pos[hit]]
+def _weight_index(W):
+    """``(keys, values, n_columns)`` of a CSR matrix; ``keys = row * n_columns + column``, sorted."""
+    W = W.copy() if not W.has_canonical_format else W
+    W.sum_duplicates()  # also sorts the indices
+    rows = np.repeat(np.arange(W.shape[0], dtype=np.int64), np.diff(W.indptr))
+    return rows * W.shape[1] + W.indices, W.data.astype(np.float64), W.shape[1]
+
+
+def _lookup(keys, values, queries):
+    """``values`` at the sorted ``keys`` equal to each query; 0 where a key is absent."""
+    out = np.zeros(queries.size)
+    if keys.size and queries.size:
+        pos = np.searchsorted(keys, queries).clip(0, keys.size - 1)
+        hit = keys[pos] == queries
+        out[hit] = values[pos[hit]]
     return out
 
 
@@ -203,11 +327,23 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         most of what a few-class model learns.
     max_weights_per_group : int or None, default=20000
         Pruning budget per group of the level-1 model.
-    top_groups : int or None, default=None
-        Only the ``top_groups`` most probable groups of each text are expanded
-        (items of other groups get probability 0). ``None`` expands all groups.
+    exact_above : float, default=0.01
+        Candidate search bound of :meth:`top_k` (two-level models). Groups are
+        scored in order of probability until the best candidate and every
+        candidate with probability >= ``exact_above`` are certain to be the
+        same as with all groups scored; lower-ranked candidates below that
+        probability come from the groups scored so far. ``0`` certifies the
+        whole top-k list (slower). Probabilities are never approximated:
+        every reported probability is the full model's, and
+        :meth:`predict_proba` always scores everything.
     max_iter : int, default=1000
         Iteration cap of each linear SVM.
+    n_jobs : int or None, default=None
+        Processes that fit the linear models (the group model and the item
+        models of each group) in parallel; ``None`` is 1, ``-1`` all cores.
+        Workers are forked and share the training matrix; where the
+        ``fork`` start method does not exist (Windows) models are fitted one
+        by one. The fitted model is the same for every value.
     random_state : int, default=0
         Seed of the SVM solvers; the same seed and data give the same model.
 
@@ -259,7 +395,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, *, tokenizer=None, word_ngram_range=(1, 1), char_ngram_range=(1, 2),
                  title_block=False, min_df=2, max_features=None, sublinear_tf=True, C=1.0,
                  hierarchy="auto", max_weights_per_class=400, max_weights_per_group=20000,
-                 top_groups=None, max_iter=1000, random_state=0):
+                 exact_above=0.01, max_iter=1000, n_jobs=None, random_state=0):
         self.tokenizer = tokenizer
         self.word_ngram_range = word_ngram_range
         self.char_ngram_range = char_ngram_range
@@ -271,15 +407,16 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.hierarchy = hierarchy
         self.max_weights_per_class = max_weights_per_class
         self.max_weights_per_group = max_weights_per_group
-        self.top_groups = top_groups
+        self.exact_above = exact_above
         self.max_iter = max_iter
+        self.n_jobs = n_jobs
         self.random_state = random_state
 
     def __getstate__(self):
-        # the analyzer closure is rebuilt on demand; it would not pickle
+        # derived caches are rebuilt on demand (the analyzer closure would not pickle)
         state = super().__getstate__()
-        state.pop("_analyzer_cache", None)
-        state.pop("_explain_cache", None)
+        for name in _DERIVED:
+            state.pop(name, None)
         return state
 
     def __sklearn_tags__(self):
@@ -305,12 +442,21 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"min_df must be an int >= 1, got {self.min_df!r}")
         if not self.C > 0:
             raise ValueError(f"C must be > 0, got {self.C!r}")
-        for name in ("max_weights_per_class", "max_weights_per_group", "top_groups", "max_features"):
+        if self.n_jobs is not None and not (isinstance(self.n_jobs, (int, np.integer)) and self.n_jobs != 0):
+            raise ValueError(f"n_jobs must be None or a non-zero int, got {self.n_jobs!r}")
+        if not (isinstance(self.exact_above, (int, float, np.number)) and 0 <= self.exact_above < 1):
+            raise ValueError(f"exact_above must be a number in [0, 1), got {self.exact_above!r}")
+        for name in ("max_weights_per_class", "max_weights_per_group", "max_features"):
             v = getattr(self, name)
             if v is not None and not (isinstance(v, (int, np.integer)) and v >= 1):
                 raise ValueError(f"{name} must be None or an int >= 1, got {v!r}")
 
-    def _analyzer(self):
+    def _gram_blocks(self):
+        """Function ``text -> [(prefix, grams), ...]``: each block's n-grams, without the prefix.
+
+        Blocks come in term order: body word n-grams (prefix ``""``), body
+        character n-grams, then the title's words and characters.
+        """
         tok = self.tokenizer if self.tokenizer is not None else Tokenizer()
         w_lo, w_hi = self.word_ngram_range
         c_range = self.char_ngram_range
@@ -319,17 +465,18 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         def grams(text, out, w_prefix, c_prefix):
             tokens = tok(text)
             if w_lo == 1:
-                out.extend(tokens if not w_prefix else [w_prefix + t for t in tokens])
+                out.append((w_prefix, tokens))
             if w_lo <= 2 <= w_hi:
-                out.extend([w_prefix + a + " " + b for a, b in zip(tokens, tokens[1:])])
+                out.append((w_prefix, [a + " " + b for a, b in zip(tokens, tokens[1:])]))
             for n in range(max(w_lo, 3), w_hi + 1):
-                out.extend(w_prefix + " ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+                out.append((w_prefix, [" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]))
             if c_range is not None:
                 chars = text.replace(" ", "").replace("\n", "").lower()
                 for n in range(c_range[0], c_range[1] + 1):
-                    out.extend(c_prefix + chars[i:i + n] for i in range(len(chars) - n + 1))
+                    out.append((c_prefix, list(chars) if n == 1 else
+                                [chars[i:i + n] for i in range(len(chars) - n + 1)]))
 
-        def terms(text):
+        def blocks(text):
             out = []
             grams(text, out, "", _CHAR_PREFIX)
             if title_block:
@@ -338,7 +485,38 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                     grams(title, out, _TITLE_PREFIX, _TITLE_CHAR_PREFIX)
             return out
 
+        return blocks
+
+    def _analyzer(self):
+        """Function ``text -> list of terms`` (prefixed n-grams), as the vocabulary spells them."""
+        blocks = self._gram_blocks()
+
+        def terms(text):
+            out = []
+            for prefix, grams in blocks(text):
+                out.extend(grams if not prefix else [prefix + g for g in grams])
+            return out
+
         return terms
+
+    def _block_lookup(self):
+        """Cached ``(gram_blocks, {prefix: {gram: column}})`` used by :meth:`_transform`.
+
+        Looking grams up per block spares building a prefixed string for
+        every character n-gram of every text.
+        """
+        cached = self.__dict__.get("_lookup_cache")
+        if cached is None:
+            tables = {prefix: {} for prefix in ("", *_PREFIXES)}
+            for i, term in enumerate(self._terms_):
+                for prefix in _PREFIXES:  # "tc:" before "t:"; words never contain ":"
+                    if term.startswith(prefix):
+                        tables[prefix][term[len(prefix):]] = i
+                        break
+                else:
+                    tables[""][term] = i
+            cached = self._lookup_cache = (self._gram_blocks(), tables)
+        return cached
 
     def _tfidf_values(self, rows, ids, counts, n):
         """TF-IDF values of (row, term) entries with their counts, each block of a row L2-normalised."""
@@ -355,15 +533,13 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         """Featurise texts: (n, rows, ids, vals), entries sorted by row then term id."""
         if "vocabulary_" not in self.__dict__:
             raise NotFittedError("this TextClassifier is not fitted yet; call fit() or from_state()")
-        analyzer = self.__dict__.get("_analyzer_cache")
-        if analyzer is None:
-            analyzer = self._analyzer_cache = self._analyzer()
-        vget = self.vocabulary_.get
+        blocks, tables = self._block_lookup()
         indices = array("i")
         lengths = array("l")
         for text in texts:
             before = len(indices)
-            indices.extend([i for i in map(vget, analyzer(text)) if i is not None])
+            for prefix, grams in blocks(text):
+                indices.extend([i for i in map(tables[prefix].get, grams) if i is not None])
             lengths.append(len(indices) - before)
         n = len(texts)
         if not len(indices):
@@ -423,7 +599,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self
         """
         self._check_params()
-        self.__dict__.pop("_explain_cache", None)
+        for name in _DERIVED:  # caches of a previous fit
+            self.__dict__.pop(name, None)
         texts = _as_texts(X)
         y = np.asarray([str(v) for v in (y.tolist() if hasattr(y, "tolist") else y)])
         if len(texts) != len(y):
@@ -458,7 +635,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         # ---- vocabulary: intern every term, count document frequencies.
         # Texts are processed in chunks so that peak memory stays near the size
         # of the final TF-IDF matrix (per-chunk counts are float32 + int32).
-        self._analyzer_cache = analyzer = self._analyzer()
+        # Each chunk is counted against its own small vocabulary (in forked
+        # workers when n_jobs > 1); chunks are then merged in order, so terms
+        # are numbered by first occurrence exactly as in one serial pass.
         interned = {}
         setdef = interned.setdefault
         chunks = []
@@ -470,24 +649,15 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             if progress is not None and total is not None:
                 progress(step[0], total, stage)
 
-        for start in range(0, len(texts), _FIT_CHUNK):
-            indices = array("i")
-            lengths = array("l")
-            for text in texts[start:start + _FIT_CHUNK]:
-                terms = analyzer(text)
-                indices.extend([setdef(t, len(interned)) for t in terms])
-                lengths.append(len(terms))
-            indptr = np.zeros(len(lengths) + 1, dtype=np.int64)
-            np.cumsum(np.frombuffer(lengths, dtype=np.int64), out=indptr[1:])
-            tick("features", None)
-            c = sp.csr_matrix(
-                (np.ones(len(indices), dtype=np.float32),
-                 np.frombuffer(indices, dtype=np.int32).copy(), indptr),
-                shape=(len(lengths), max(len(interned), 1)),
-            )
-            c.sum_duplicates()
+        starts = range(0, len(texts), _FIT_CHUNK)
+        for terms, indptr, idx, counts in _ordered_map(_count_chunk, starts, (texts, self._analyzer()),
+                                                        self.n_jobs, window=2):
+            ids = np.fromiter((setdef(t, len(interned)) for t in terms), dtype=np.int32, count=len(terms))
+            c = sp.csr_matrix((counts, ids[idx], indptr), shape=(indptr.size - 1, max(len(interned), 1)))
+            c.sort_indices()
             chunks.append((c.indptr, c.indices, c.data))
-            del indices, lengths, c
+            del terms, ids, idx, counts, c
+            tick("features", None)
         all_terms = list(interned)
         del interned
         df = np.zeros(len(all_terms), dtype=np.int64)
@@ -537,41 +707,35 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         total_steps = n_chunks + int(two_level) + group_names.size
         if progress is not None:
             progress(step[0], total_steps, "features")
-        # ---- level 1
-        if two_level:
-            g_rows = class_group[y_idx]
-            coef, icpt = _fit_linear(Xw, g_rows, group_names.size, self.C, self.max_iter, seed)
-            r, c, v = _prune(coef, self.max_weights_per_group)
-            self.W1_ = _sparse_weights(c, r, v, (n_features, group_names.size))
-            self.b1_ = icpt.astype(np.float32)
-            del coef
-            tick("categories", total_steps)
-        else:
-            self.W1_, self.b1_ = None, None
-
-        # ---- level 2: one model per group, on its rows and its columns
-        rows_all, cols_all, vals_all = [], [], []
-        b2 = np.zeros(n_classes, dtype=np.float32)
         # a flat model with few classes is small enough to keep whole (see max_weights_per_class)
         budget = None if (not two_level and n_classes <= 50) else self.max_weights_per_class
-        for gi in range(group_names.size):
-            members = perm[bounds[gi]:bounds[gi + 1]]  # class indices, sorted
-            mask = np.isin(y_idx, members)
-            rows = np.flatnonzero(mask)
-            tick("items", total_steps)
-            if members.size == 1:
-                b2[inv[members[0]]] = 0.0
+
+        # Every model has its own seed and its own slot in the results, so the
+        # fitted weights do not depend on n_jobs or on which worker ran what.
+        job = _FitJob(Xw, y_idx, class_group, group_names.size, perm, inv, bounds, self.C, self.max_iter,
+                      seed, self.max_weights_per_group, budget)
+        tasks = ([-1] if two_level else []) + list(range(group_names.size))  # -1: the group model
+        results = []
+        for gi, res in zip(tasks, _ordered_map(_FitJob.run, tasks, job, self.n_jobs)):
+            results.append(res)
+            tick("categories" if gi < 0 else "items", total_steps)
+        del job
+        if two_level:
+            (r, c, v), icpt = results.pop(0)
+            self.W1_ = _sparse_weights(c, r, v, (n_features, group_names.size))
+            self.b1_ = icpt.astype(np.float32)
+        else:
+            self.W1_, self.b1_ = None, None
+        rows_all, cols_all, vals_all = [], [], []
+        b2 = np.zeros(n_classes, dtype=np.float32)
+        for gi, res in enumerate(results):
+            if res is None:  # a one-item group: P(item | group) = 1
                 continue
-            Xg = Xw[rows]
-            present = np.unique(Xg.indices)
-            Xg = Xg[:, present]
-            local = np.searchsorted(members, y_idx[rows])
-            coef, icpt = _fit_linear(Xg, local, members.size, self.C, self.max_iter, seed + gi)
-            r, c, v = _prune(coef, budget)
-            rows_all.append(present[c])  # feature ids
-            cols_all.append(inv[members[r]])  # internal class column
+            feat_ids, cols, v, icpt = res
+            rows_all.append(feat_ids)
+            cols_all.append(cols)
             vals_all.append(v)
-            b2[inv[members]] = icpt
+            b2[inv[perm[bounds[gi]:bounds[gi + 1]]]] = icpt
         if rows_all:
             fr, fc, fv = (np.concatenate(a) for a in (rows_all, cols_all, vals_all))
         else:
@@ -594,22 +758,80 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------- scoring
     def _scores(self, feat):
         """Raw level-1 (n, n_groups) or None, and level-2 (n, n_classes internal) scores."""
-        s2 = _sparse_scores(feat, self.W2_, self.b2_)
+        X = _feature_matrix(feat, len(self.vocabulary_))
+        s2 = _sparse_scores(X, self.W2_, self.b2_)
         if self.W1_ is None:
             return None, s2
-        return _sparse_scores(feat, self.W1_, self.b1_), s2
+        return _sparse_scores(X, self.W1_, self.b1_), s2
 
     def _log_proba_from_scores(self, s1, s2, temperatures=None):
         t1, t2 = self.temperatures_ if temperatures is None else temperatures
         lp = _group_log_softmax(s2 / t2, self._bounds)
         if s1 is not None:
-            lg = _log_softmax(s1 / t1, axis=1)
-            if self.top_groups is not None and self.top_groups < lg.shape[1]:
-                cut = np.partition(lg, -self.top_groups, axis=1)[:, -self.top_groups][:, None]
-                lg = np.where(lg >= cut, lg, -np.inf)
-                lg = _log_softmax(lg, axis=1)
-            lp += np.repeat(lg, np.diff(self._bounds), axis=1)
+            lp += np.repeat(_log_softmax(s1 / t1, axis=1), np.diff(self._bounds), axis=1)
         return lp
+
+    def _group_blocks(self):
+        """Level-1 weights and the level-2 weights of each group (CSR, float64), cached.
+
+        float64 because scipy would otherwise widen the float32 weights on
+        every product; the values are the stored ones, so scores are unchanged.
+        """
+        cached = self.__dict__.get("_w2_blocks")
+        if cached is None:
+            Wc = self.W2_.astype(np.float64).tocsc()
+            blocks = [Wc[:, a:b].tocsr() for a, b in zip(self._bounds[:-1], self._bounds[1:])]
+            cached = self._w2_blocks = (self.W1_.astype(np.float64), blocks)
+        return cached
+
+    def _search(self, feat, k):
+        """Top-k internal class ids and log-probabilities of featurised rows (unsorted within k).
+
+        Expands each row's groups best first; after every round, rows whose
+        best candidate beats the next group's log-probability (no item can beat
+        its own group) and whose k-th candidate, or the ``exact_above`` floor,
+        does too are finished. Rows still open after ``_SEARCH_ROUNDS`` rounds
+        are scored in full.
+        """
+        n = feat[0]
+        X = _feature_matrix(feat, len(self.vocabulary_))
+        t1, t2 = self.temperatures_
+        if self.W1_ is None or n == 0:
+            s1 = None if self.W1_ is None else _sparse_scores(X, self.W1_, self.b1_)
+            return _best_k(self._log_proba_from_scores(s1, _sparse_scores(X, self.W2_, self.b2_)), k)
+        W1, blocks = self._group_blocks()
+        lg = _log_softmax(_sparse_scores(X, W1, self.b1_) / t1, axis=1)
+        n_groups = lg.shape[1]
+        order = np.argsort(-lg, axis=1, kind="stable")
+        bound = np.hstack([np.take_along_axis(lg, order, axis=1), np.full((n, 1), -np.inf)])
+        floor = math.log(self.exact_above) if self.exact_above > 0 else -np.inf
+        best_id = np.full((n, k), -1, dtype=np.int64)
+        best_lp = np.full((n, k), -np.inf)
+        active = np.arange(n)
+        for depth in range(min(_SEARCH_ROUNDS, n_groups)):
+            g_of = order[active, depth]
+            for g in np.unique(g_of):
+                rs = active[g_of == g]
+                a, b = self._bounds[g], self._bounds[g + 1]
+                # the same operations, in the same order, as _log_proba_from_scores
+                s = _log_softmax(_sparse_scores(X[rs], blocks[g], self.b2_[a:b]) / t2, axis=1)
+                s += lg[rs, g][:, None]
+                ids = np.broadcast_to(np.arange(a, b), s.shape)
+                best_id[rs], best_lp[rs] = _best_k(np.hstack([best_lp[rs], s]), k,
+                                                   np.hstack([best_id[rs], ids]))
+            nxt = bound[active, depth + 1]
+            top, kth = best_lp[active].max(axis=1), best_lp[active].min(axis=1)
+            done = (top > nxt) & (kth > -np.inf) & (np.maximum(kth, floor) > nxt)
+            active = active[~done]
+            if not active.size:
+                return best_id, best_lp
+        # rows still open: score every group (exact), _CHUNK rows at a time
+        for start in range(0, active.size, _CHUNK):
+            rs = active[start:start + _CHUNK]
+            lp = _group_log_softmax(_sparse_scores(X[rs], self.W2_, self.b2_) / t2, self._bounds)
+            lp += np.repeat(lg[rs], np.diff(self._bounds), axis=1)
+            best_id[rs], best_lp[rs] = _best_k(lp, k)
+        return best_id, best_lp
 
     def _log_proba_internal(self, texts, with_features=False):
         for start in range(0, len(texts), _CHUNK):
@@ -710,14 +932,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         labels = np.empty((len(texts), k), dtype=self.classes_.dtype)
         probs = np.empty((len(texts), k))
         terms = [] if explain else None
-        pos = 0
-        for lp, feats in self._log_proba_internal(texts, with_features=True):
-            m = lp.shape[0]
-            if k < lp.shape[1]:
-                part = np.argpartition(-lp, k - 1, axis=1)[:, :k]
-            else:
-                part = np.tile(np.arange(lp.shape[1]), (m, 1))
-            vals = np.take_along_axis(lp, part, axis=1)
+        for pos in range(0, len(texts), _TOP_K_CHUNK):
+            feats = self._transform(texts[pos:pos + _TOP_K_CHUNK])
+            part, vals = self._search(feats, k)
+            m = part.shape[0]
             order = np.lexsort((self._perm[part], -vals), axis=1)
             part = np.take_along_axis(part, order, axis=1)
             vals = np.take_along_axis(vals, order, axis=1)
@@ -725,11 +943,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             probs[pos:pos + m] = np.exp(vals)
             if explain:
                 _, rows, ids, tfidf = feats
-                bounds = np.searchsorted(rows, np.arange(m + 1))
-                for r in range(m):
-                    a, b = bounds[r], bounds[r + 1]
-                    terms.append(self._contributions(ids[a:b], tfidf[a:b], int(self._perm[part[r, 0]]), explain))
-            pos += m
+                terms.extend(self._contributions(rows, ids, tfidf, self._perm[part[:, 0]], explain))
         return labels, probs, terms
 
     def explain(self, text, label, n=5):
@@ -760,20 +974,21 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             from .exceptions import UnknownDutyError
 
             raise UnknownDutyError(str(label), where="TextClassifier.explain")
-        _, _, ids, vals = self._transform([text if isinstance(text, str) else str(text)])
-        return self._contributions(ids, vals, int(pos), n)
+        _, rows, ids, vals = self._transform([text if isinstance(text, str) else str(text)])
+        return self._contributions(rows, ids, vals, np.array([pos]), n)[0]
 
-    def _contributions(self, ids, vals, pos, n):
-        """Top-``n`` positive (term, contribution) pairs of one featurised text for class ``pos``."""
+    def _contributions(self, rows, ids, vals, classes, n):
+        """Top-``n`` positive (term, contribution) pairs of featurised rows, one list per row.
+
+        ``classes[r]`` is the position in ``classes_`` of the label explained for
+        row ``r``. Weights are looked up for all rows at once: in a canonical CSR
+        matrix the keys ``term * n_columns + column`` are sorted, so one
+        ``searchsorted`` finds every (term, label) weight.
+        """
         cache = self.__dict__.get("_explain_cache")
-        if cache is None:  # column-major copies: one class's weights are then a contiguous slice
+        if cache is None:
             inv = np.empty_like(self._perm)
             inv[self._perm] = np.arange(self._perm.size)
-            W2c = self.W2_.tocsc()
-            W2c.sort_indices()
-            W1c = None if self.W1_ is None else self.W1_.tocsc()
-            if W1c is not None:
-                W1c.sort_indices()
             plain = []  # terms without their block prefix
             for term in self._terms_:
                 for prefix in _PREFIXES:
@@ -781,20 +996,35 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                         term = term[len(prefix):]
                         break
                 plain.append(term)
-            cache = self._explain_cache = (inv, W2c, W1c, plain)
-        inv, W2c, W1c, plain = cache
-        ids = np.asarray(ids)
-        w = _column_values(W2c, int(inv[pos]), ids)
-        if W1c is not None:
-            w = w + _column_values(W1c, int(self.class_group_[pos]), ids)
+            # plain terms numbered in string order, so sorting ids sorts terms
+            names, plain_id = np.unique(np.asarray(plain, dtype=str), return_inverse=True)
+            levels = [_weight_index(self.W2_)]
+            if self.W1_ is not None:
+                levels.append(_weight_index(self.W1_))
+            cache = self._explain_cache = (inv, levels, names.tolist(), plain_id.astype(np.int64))
+        inv, levels, names, plain_id = cache
+        classes = np.asarray(classes, dtype=np.int64)
+        rows, ids = np.asarray(rows, dtype=np.int64), np.asarray(ids, dtype=np.int64)
+        columns = [inv[classes][rows]] + ([self.class_group_[classes][rows]] if len(levels) > 1 else [])
+        w = np.zeros(ids.size)
+        for (keys, data, n_cols), col in zip(levels, columns):
+            w += _lookup(keys, data, ids * n_cols + col)
         contrib = np.asarray(vals) * w
         nz = np.flatnonzero(contrib)  # zero contributions cannot change any sum below
-        merged = {}  # a character n-gram and an identical word count as one term
-        for i, c in zip(ids[nz].tolist(), contrib[nz].tolist()):
-            term = plain[i]
-            merged[term] = merged.get(term, 0.0) + c
-        ranked = sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))
-        return [(t, c) for t, c in ranked[:n] if c > 0]
+        # a character n-gram and an identical word (or title word) are one term: sum them
+        n_plain = len(names)
+        key, where = np.unique(rows[nz] * n_plain + plain_id[ids[nz]], return_inverse=True)
+        total = np.bincount(where.ravel(), weights=contrib[nz], minlength=key.size)
+        pos = total > 0
+        key, total = key[pos], total[pos]
+        row, term = np.divmod(key, n_plain)
+        order = np.lexsort((term, -total, row))  # per row: largest first, then by term
+        row, term, total = row[order], term[order], total[order]
+        rank = np.arange(row.size) - np.searchsorted(row, row)
+        out = [[] for _ in range(classes.size)]
+        for r, t, c in zip(row[rank < n].tolist(), term[rank < n].tolist(), total[rank < n].tolist()):
+            out[r].append((names[t], c))
+        return out
 
     # --------------------------------------------------------------- calibration
     def calibrate(self, X, y, *, max_rows=20000):
@@ -840,8 +1070,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         s1_all = None if self.W1_ is None else np.empty((n, self.groups_.size))
         block = np.full((n, width), -np.inf)
         s_true = np.empty(n)
+        feats = []  # sparse features, kept so that ece() does not tokenise again
         for start in range(0, n, _CHUNK):
-            s1, s2 = self._scores(self._transform(texts[start:start + _CHUNK]))
+            feats.append(self._transform(texts[start:start + _CHUNK]))
+            s1, s2 = self._scores(feats[-1])
             sl = slice(start, start + s2.shape[0])
             if s1 is not None:
                 s1_all[sl] = s1
@@ -860,9 +1092,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
         def ece(temps):
             conf, hit = [], []
-            for start in range(0, n, _CHUNK):
-                s1, s2 = self._scores(self._transform(texts[start:start + _CHUNK]))
-                lp = self._log_proba_from_scores(s1, s2, temps)
+            for start, feat in zip(range(0, n, _CHUNK), feats):
+                lp = self._log_proba_from_scores(*self._scores(feat), temps)
                 best = lp.argmax(axis=1)
                 conf.append(np.exp(lp[np.arange(lp.shape[0]), best]))
                 hit.append(best == target[start:start + lp.shape[0]])
@@ -937,6 +1168,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             if meta.get("format") != _FORMAT:
                 raise ModelFileError(f"classifier state has format {meta.get('format')!r}, expected {_FORMAT!r}")
             params = dict(meta["params"])
+            # ``top_groups`` (0.1.0; None by default) was replaced by the exact search
+            if params.pop("top_groups", None) is not None:
+                raise ModelFileError("classifier state sets top_groups, which this version no longer "
+                                     "supports; retrain or remove the parameter from metadata.json")
             for k in ("word_ngram_range", "char_ngram_range"):
                 if params.get(k) is not None:
                     params[k] = tuple(params[k])
@@ -984,23 +1219,45 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         return self
 
 
-def _sparse_scores(feat, W, bias):
-    """Dense scores ``X @ W + bias`` for featurised rows and a CSR (terms x classes) W.
+def _feature_matrix(feat, n_terms):
+    """CSR matrix of featurised rows ``(n, rows, ids, vals)`` (entries sorted by row)."""
+    n, rows, ids, vals = feat
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=ptr[1:])
+    return sp.csr_matrix((vals, ids, ptr), shape=(n, n_terms))
+
+
+def _best_k(lp, k, ids=None):
+    """The ``k`` largest entries of each row of ``lp`` (any order): (ids, values).
+
+    ``ids`` maps columns to class ids (default: the column index).
+    """
+    if k < lp.shape[1]:
+        part = np.argpartition(-lp, k - 1, axis=1)[:, :k]
+    else:
+        part = np.broadcast_to(np.arange(lp.shape[1]), lp.shape)
+    vals = np.take_along_axis(lp, part, axis=1)
+    return (part if ids is None else np.take_along_axis(ids, part, axis=1)), vals
+
+
+def _sparse_scores(X, W, bias):
+    """Dense float64 scores ``X @ W + bias`` for a CSR X (rows x terms) and CSR W (terms x classes).
 
     For up to 8 rows, gathers the weight rows of every (row, term) entry and sums
     them with one ``np.bincount``: no scipy sparse objects are built, which keeps
     a one-text call well under a millisecond. Larger batches use scipy's
     CSR x CSR product, which is faster there and needs no large temporaries.
+    Both accumulate each score over the row's terms in the same order, so a
+    text gets the same scores alone and in a batch.
     """
-    n, rows, ids, vals = feat
+    n = X.shape[0]
     n_out = W.shape[1]
     if n > 8:  # for batches scipy's C product is faster and needs no temporaries
-        ptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rows, minlength=n), out=ptr[1:])
-        X = sp.csr_matrix((vals, ids, ptr), shape=(n, W.shape[0]))
         out = (X @ W).toarray().astype(np.float64, copy=False)
         out += bias
         return out
+    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(X.indptr))
+    ids, vals = X.indices, X.data
     starts = W.indptr[ids].astype(np.int64)
     lens = W.indptr[ids + 1].astype(np.int64) - starts
     total = int(lens.sum())

@@ -131,7 +131,7 @@ def _split(labels, fraction, seed):
 
 def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fraction=0.1,
           target_accuracy=0.9, min_examples_per_item=3, refit=True, classifier_params=None,
-          progress=True, synthetic=False):
+          progress=True, synthetic=False, n_jobs=-1):
     """Train a router from labelled tickets.
 
     Parameters
@@ -165,6 +165,10 @@ def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fracti
         Show a progress bar.
     synthetic : bool
         Record that the tickets are synthetic (shown in the model card).
+    n_jobs : int or None
+        Worker processes for tokenising and for fitting the linear models
+        (``-1``, the default: one per core; ``None`` or 1: none). The trained
+        model is the same for every value.
 
     Returns
     -------
@@ -239,6 +243,7 @@ def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fracti
     params = dict(FREE_LABEL_PARAMS if free_labels else CATALOG_PARAMS)
     params.update(classifier_params or {})
     params.setdefault("random_state", seed)
+    params.setdefault("n_jobs", n_jobs)
     if "tokenizer" not in params:
         params["tokenizer"] = _tokenizer_for(None if free_labels else catalog)
     val = _split(labels, validation_fraction, seed)

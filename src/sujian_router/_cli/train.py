@@ -28,6 +28,9 @@ def build_parser(subparsers):
     p.add_argument("--target-accuracy", type=float, default=0.9,
                    help="accuracy wanted on the automatically routed share (default 0.9)")
     p.add_argument("--validation-fraction", type=float, default=0.1, help="held out for calibration (default 0.1)")
+    p.add_argument("--n-jobs", type=int, default=-1,
+                   help="worker processes for tokenising and fitting (default -1: one per core; "
+                        "the model does not depend on it)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--json", action="store_true", help="print the training report as JSON")
     p.set_defaults(func=run)
@@ -43,7 +46,8 @@ def run(args) -> int:
 
     df = read_labelled_export(args)
     router = train(df, free_labels=args.free_labels, seed=args.seed, target_accuracy=args.target_accuracy,
-                   validation_fraction=args.validation_fraction, progress=not args.quiet)
+                   validation_fraction=args.validation_fraction, progress=not args.quiet,
+                   n_jobs=args.n_jobs)
     out = Path(args.out)
     router.save(out)  # the training report is part of metadata.json and the model card
     report = router.training_report
