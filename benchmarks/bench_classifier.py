@@ -7,13 +7,16 @@ bundled catalog, then trains and measures each model in its own subprocess
     python benchmarks/bench_classifier.py                   # 20 tickets per item
     python benchmarks/bench_classifier.py --n-per-item 5 --backend rjieba
     python benchmarks/bench_classifier.py --baseline none   # our model only
+    python benchmarks/bench_classifier.py --n-jobs 2 --pecos-python /tmp/pecos/bin/python
 
 Columns: fit time (tokenising + vocabulary + training), peak RSS of the
 worker process (includes the ticket data, about the same for every model),
 size of the saved model directory, load time (verify manifest + rebuild),
 single-text predict p50/p99 (one ``top_k([text])`` call, tokenising included),
-batch rows/s, top-1/top-3 item accuracy and lead-department accuracy on the
-held-out tickets, and the raw tokenizer throughput for the ratio.
+batch rows/s and its ratio to the raw tokenizer (interleaved rounds in the same
+worker), top-1/top-3 item accuracy and lead-department accuracy on the held-out
+tickets. For our model two more rows give the batch throughput of the same
+fitted model when every item is scored, and through ``Router.route_many``.
 
 Models
 ------
@@ -22,10 +25,15 @@ Models
           ``TfidfVectorizer`` with our analyzer, ``min_df=2``), then
           ``SGDClassifier(loss="hinge")`` one-vs-rest over all items, weights
           stored Fortran-ordered (see anchors.md); size measured with joblib.
-``--pecos``  PECOS XR-Linear anchor: NOT IMPLEMENTED in this script. It must
-          run in a separate virtual environment (``pip install --no-deps
-          libpecos`` plus ``numpy<2 scipy<1.14 scikit-learn``) because libpecos
-          pins old numpy/scipy; the option only prints that instruction.
+``pecos``  PECOS XR-Linear anchor (``--pecos-python``): the SGD baseline's
+          TF-IDF features, the catalog categories as its label tree, beam 10.
+          libpecos pins numpy<2 and scipy<1.14, so it runs in its own virtual
+          environment, never the project's::
+
+              python -m venv /tmp/pecos && /tmp/pecos/bin/pip install libpecos
+              /tmp/pecos/bin/pip install --no-deps -e . && \
+                  /tmp/pecos/bin/pip install jieba pyyaml tqdm "pandas<2.3" joblib
+              python benchmarks/bench_classifier.py --pecos-python /tmp/pecos/bin/python
 """
 
 from __future__ import annotations
@@ -88,7 +96,14 @@ def _make_data(args, workdir: Path) -> dict:
             "n_heldout": len(data["heldout"]["text"])}
 
 
-def _measure_predict(top_k, texts, labels, lead, n_single=300):
+def _measure_predict(top_k, texts, labels, lead, tok, batches=None, n_single=300, rounds=3):
+    """Latency, accuracy and batch throughput of ``top_k``.
+
+    Batch throughput is measured in ``rounds`` rounds that interleave the raw
+    tokenizer with each batch function (``top_k`` and ``batches``), so every
+    ratio compares runs made seconds apart on the same (noisy) machine; the
+    medians are reported.
+    """
     import numpy as np
 
     times = []
@@ -96,20 +111,74 @@ def _measure_predict(top_k, texts, labels, lead, n_single=300):
         t0 = time.perf_counter()
         top_k([t])
         times.append(time.perf_counter() - t0)
-    t0 = time.perf_counter()
     pred = top_k(texts)
-    batch_s = time.perf_counter() - t0
     y = np.asarray(labels)
     pred = np.asarray(pred)
-    top1 = float((pred[:, 0] == y).mean())
-    top3 = float((pred[:, :3] == y[:, None]).any(axis=1).mean())
-    dept = float(np.mean([lead.get(p) == lead.get(t) for p, t in zip(pred[:, 0], y)]))
-    return {
+    fns = {"batch": top_k, **(batches or {})}
+    rates = {name: [] for name in ["tokenizer", *fns]}
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for t in texts:
+            tok(t)
+        rates["tokenizer"].append(len(texts) / (time.perf_counter() - t0))
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn(texts)
+            rates[name].append(len(texts) / (time.perf_counter() - t0))
+    out = {
         "p50_ms": float(np.percentile(times, 50) * 1000),
         "p99_ms": float(np.percentile(times, 99) * 1000),
-        "batch_rows_s": len(texts) / batch_s,
-        "top1": top1, "top3": top3, "dept": dept,
+        "top1": float((pred[:, 0] == y).mean()),
+        "top3": float((pred[:, :3] == y[:, None]).any(axis=1).mean()),
+        "dept": float(np.mean([lead.get(p) == lead.get(t) for p, t in zip(pred[:, 0], y)])),
+        "tokenizer_rows_s": float(np.median(rates["tokenizer"])),
     }
+    for name in fns:
+        out[f"{name}_rows_s"] = float(np.median(rates[name]))
+        out[f"{name}_ratio"] = float(np.median(np.divide(rates[name], rates["tokenizer"])))
+    return out
+
+
+def _pecos_worker(args, data, tok, model_dir) -> dict:
+    """PECOS XR-Linear on the same TF-IDF features as the SGD baseline, with the categories as its tree."""
+    import numpy as np
+    import scipy.sparse as sp
+    from pecos.xmc.xlinear.model import XLinearModel
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from sujian_router._classifier import TextClassifier
+
+    tr = data["train"]
+    analyzer = TextClassifier(tokenizer=tok)._analyzer()
+    t0 = time.perf_counter()
+    vec = TfidfVectorizer(analyzer=analyzer, min_df=2, sublinear_tf=True, dtype=np.float32)
+    X = vec.fit_transform(tr["text"]).astype(np.float32).tocsr()
+    labels = np.array(sorted(set(tr["label"])))
+    y = np.searchsorted(labels, tr["label"])
+    Y = sp.csc_matrix((np.ones(y.size, dtype=np.float32), (np.arange(y.size), y)), shape=(y.size, labels.size))
+    cat_of = dict(zip(tr["label"], tr["category"]))
+    cats = sorted(set(cat_of.values()))
+    label_group = sp.csc_matrix((np.ones(labels.size, dtype=np.float32),
+                                 (np.arange(labels.size), [cats.index(cat_of[lab]) for lab in labels])),
+                                shape=(labels.size, len(cats)))
+    model = XLinearModel.train(X, Y, C=label_group, nr_splits=max(32, len(cats)), threads=args.n_jobs)
+    fit_s = time.perf_counter() - t0
+    model.save(str(model_dir))
+    t0 = time.perf_counter()
+    model = XLinearModel.load(str(model_dir), is_predict_only=True)
+    load_s = time.perf_counter() - t0
+
+    def top_k(texts):
+        P = model.predict(vec.transform(texts).astype(np.float32), beam_size=10, only_topk=5, threads=1).tocsr()
+        out = []
+        for r in range(P.shape[0]):
+            a, b = P.indptr[r], P.indptr[r + 1]
+            order = np.argsort(-P.data[a:b], kind="stable")
+            row = list(labels[P.indices[a:b][order]])
+            out.append((row + [""] * 5)[:5])
+        return out
+
+    return {"fit_s": fit_s, "load_s": load_s, "n_terms": len(vec.vocabulary_), "top_k": top_k}
 
 
 def _worker(args) -> dict:
@@ -122,15 +191,8 @@ def _worker(args) -> dict:
     tok = Tokenizer([*DEFAULT_USER_WORDS, *data["user_words"]], backend=args.backend)
     out = {"model": args.worker}
 
-    if args.worker == "tokenizer":
-        tok("预热")
-        texts = ho["text"] * max(1, 20000 // max(len(ho["text"]), 1))
-        t0 = time.perf_counter()
-        for t in texts:
-            tok(t)
-        dt = time.perf_counter() - t0
-        out.update(rows_s=len(texts) / dt, chars_s=sum(map(len, texts)) / dt)
-        return out
+    tok("预热")  # load the dictionary before anything is timed
+    batches = {}
 
     model_dir = Path(args.model_dir)
     if args.worker == "ours":
@@ -139,7 +201,7 @@ def _worker(args) -> dict:
 
         t0 = time.perf_counter()
         clf = TextClassifier(tokenizer=tok, C=args.C, max_weights_per_class=args.max_weights,
-                             random_state=args.seed)
+                             random_state=args.seed, n_jobs=args.n_jobs)
         clf.fit(tr["text"], tr["label"], groups=tr["category"])
         out["fit_s"] = time.perf_counter() - t0
         half = len(ho["text"]) // 2  # calibrate on the first half, report on all
@@ -154,6 +216,16 @@ def _worker(args) -> dict:
 
         def top_k(texts):
             return clf2.top_k(texts, k=5)[0]
+
+        def every_group(texts):  # scores all items (the path top_k took before the search)
+            lp = clf2.predict_log_proba(texts)
+            return clf2.classes_[np.argsort(-lp, axis=1, kind="stable")[:, :5]]
+
+        from sujian_router import Router, load_catalog
+
+        router = Router(clf2, catalog=load_catalog())
+        batches = {"every_group": every_group,
+                   "route_many": lambda texts: router.route_many(texts, received_at="2024-06-12 10:00")}
 
     elif args.worker == "sgd":
         import joblib
@@ -191,17 +263,22 @@ def _worker(args) -> dict:
                 order = np.argsort(-np.take_along_axis(D, idx, axis=1), axis=1)
                 res.append(classes[np.take_along_axis(idx, order, axis=1)])
             return np.vstack(res)
+    elif args.worker == "pecos":
+        res = _pecos_worker(args, data, tok, model_dir)
+        top_k = res.pop("top_k")
+        out.update(res)
     else:
         raise SystemExit(f"unknown worker {args.worker!r}")
 
     out["size_mb"] = _dir_size(model_dir) / 1e6
-    out.update(_measure_predict(top_k, ho["text"], ho["label"], lead))
+    out.update(_measure_predict(top_k, ho["text"], ho["label"], lead, tok, batches))
     out["peak_rss_mb"] = _peak_rss_mb()
     return out
 
 
 def _run_worker(kind, args, data_path, workdir):
-    cmd = [sys.executable, __file__, "--worker", kind, "--data", data_path,
+    python = args.pecos_python if kind == "pecos" else sys.executable
+    cmd = [python, __file__, "--worker", kind, "--data", data_path,
            "--model-dir", str(workdir / f"model_{kind}"), "--backend", args.backend,
            "--seed", str(args.seed), "--C", str(args.C), "--max-weights", str(args.max_weights),
            "--sgd-epochs", str(args.sgd_epochs), "--n-jobs", str(args.n_jobs)]
@@ -215,11 +292,23 @@ def _run_worker(kind, args, data_path, workdir):
     return res
 
 
-def _table(results, tok, meta, args) -> str:
-    names = {"ours": "TextClassifier two-level, pruned", "sgd": f"SGD hinge flat ({args.sgd_epochs} epochs)"}
+_NAMES = {
+    "ours": "TextClassifier two-level, pruned (best-first search)",
+    "ours/every_group": "same model, every item scored",
+    "ours/route_many": "same model through Router.route_many (rules, explanations)",
+    "pecos": "PECOS XR-Linear, category tree (separate venv)",
+}
+
+
+def _table(results, meta, args) -> str:
+    names = {**_NAMES, "sgd": f"SGD hinge flat ({args.sgd_epochs} epochs)"}
+    tok = [r["tokenizer_rows_s"] for r in results if "tokenizer_rows_s" in r]
     lines = [
         f"Synthetic tickets: {meta['n_items']} items, {meta['n_train']} train, {meta['n_heldout']} held-out; "
-        f"tokenizer backend `{args.backend}`: {tok['rows_s']:,.0f} texts/s, {tok['chars_s']:,.0f} chars/s.",
+        f"tokenizer backend `{args.backend}`"
+        + (f", {min(tok):,.0f}–{max(tok):,.0f} texts/s across the workers." if tok else "."),
+        f"Fit with n_jobs={args.n_jobs}; prediction single-threaded. Batch rows/s and the ratio to the raw "
+        "tokenizer are medians of 3 rounds that alternate tokenizer and model on the same texts.",
         "",
         "| model | fit s | peak RSS MB | size MB | load s | p50 ms | p99 ms | batch rows/s | "
         "batch / tokenizer | top-1 | top-3 | dept | terms |",
@@ -232,9 +321,13 @@ def _table(results, tok, meta, args) -> str:
         lines.append(
             f"| {names.get(r['model'], r['model'])} | {r['fit_s']:.1f} | {r['peak_rss_mb']:,.0f} | "
             f"{r['size_mb']:.1f} | {r['load_s']:.2f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
-            f"{r['batch_rows_s']:,.0f} | {r['batch_rows_s'] / tok['rows_s']:.2f} | {r['top1']:.3f} | "
+            f"{r['batch_rows_s']:,.0f} | {r['batch_ratio']:.2f} | {r['top1']:.3f} | "
             f"{r['top3']:.3f} | {r['dept']:.3f} | {r.get('n_terms', 0):,} |"
         )
+        for variant in ("every_group", "route_many"):
+            if f"{variant}_rows_s" in r:
+                lines.append(f"| {names[r['model'] + '/' + variant]} | | | | | | | "
+                             f"{r[variant + '_rows_s']:,.0f} | {r[variant + '_ratio']:.2f} | | | | |")
     for r in results:
         if r.get("calibration"):
             c = r["calibration"]
@@ -255,11 +348,14 @@ def main(argv=None):
     p.add_argument("--backend", choices=["jieba", "rjieba"], default="jieba")
     p.add_argument("--baseline", choices=["sgd", "none"], default="sgd")
     p.add_argument("--sgd-epochs", type=int, default=5)
-    p.add_argument("--n-jobs", type=int, default=1, help="threads for the SGD baseline")
+    p.add_argument("--n-jobs", type=int, default=1,
+                   help="workers for fitting: our n_jobs, SGD threads, PECOS threads (default 1)")
     p.add_argument("--C", type=float, default=1.0)
     p.add_argument("--max-weights", type=int, default=400)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--pecos", action="store_true", help="PECOS XR-Linear anchor (not implemented)")
+    p.add_argument("--pecos-python", metavar="PYTHON",
+                   help="python of a virtual environment with libpecos and this project (see the module "
+                        "docstring); adds the PECOS XR-Linear anchor")
     p.add_argument("--out", help="also write the markdown table to this file")
     # internal: run one model in a subprocess
     p.add_argument("--worker", help=argparse.SUPPRESS)
@@ -270,17 +366,13 @@ def main(argv=None):
     if args.worker:
         print(json.dumps(_worker(args)))
         return 0
-    if args.pecos:
-        print("--pecos is not implemented: run libpecos XR-Linear in a separate venv "
-              "(pip install --no-deps libpecos; numpy<2 scipy<1.14 scikit-learn); see anchors.md.",
-              file=sys.stderr)
     workdir = Path(tempfile.mkdtemp(prefix="sujian_bench_"))
     try:
         meta = _make_data(args, workdir)
-        tok = _run_worker("tokenizer", args, meta["path"], workdir)
-        kinds = ["ours"] + ([] if args.baseline == "none" else [args.baseline])
+        kinds = (["ours"] + ([] if args.baseline == "none" else [args.baseline])
+                 + (["pecos"] if args.pecos_python else []))
         results = [_run_worker(k, args, meta["path"], workdir) for k in kinds]
-        table = _table(results, tok, meta, args)
+        table = _table(results, meta, args)
         print(table)
         if args.out:
             Path(args.out).write_text(table + "\n", encoding="utf-8")
