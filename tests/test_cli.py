@@ -99,6 +99,23 @@ class TestTrainEvaluate:
         assert metrics["n"] == 20 and metrics["department_accuracy"] is None
 
 
+    @pytest.mark.parametrize("flags, refitted", [([], True), (["--no-refit", "--n-jobs", "1"], False)])
+    def test_no_refit_keeps_the_training_split_model(self, tmp_path, capsys, flags, refitted):
+        from sujian_router import Router
+
+        rows = [{"text": f"小区{i}号楼电梯又坏了困人", "label": "住建"} for i in range(30)]
+        rows += [{"text": f"{i}路公交车司机态度差不停站", "label": "交通"} for i in range(30)]
+        path = tmp_path / "free.csv"
+        pd.DataFrame(rows).to_csv(path, index=False)
+        out = tmp_path / "m"
+        assert main(["train", "--tickets", str(path), "--free-labels", "--out", str(out), "--quiet", "--json",
+                     *flags]) == 0
+        rep = json.loads(capsys.readouterr().out)
+        fitted_on = Router.load(out).classifier.n_training_texts_
+        assert (fitted_on == rep["rows_used"]) is refitted
+        assert fitted_on < rep["rows_used"] or refitted
+
+
 class TestRouteFile:
     def test_route_file_csv_json_report(self, export, saved_router, tmp_path, capsys):
         out = tmp_path / "routed.csv"

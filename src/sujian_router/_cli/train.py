@@ -31,6 +31,9 @@ def build_parser(subparsers):
     p.add_argument("--n-jobs", type=int, default=-1,
                    help="worker processes for tokenising and fitting (default -1: one per core; "
                         "the model does not depend on it)")
+    p.add_argument("--no-refit", action="store_true",
+                   help="keep the model fitted on the training split instead of refitting on all rows after "
+                        "calibration (about halves the time; for large exports the held-out 10%% add little)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--json", action="store_true", help="print the training report as JSON")
     p.set_defaults(func=run)
@@ -47,7 +50,7 @@ def run(args) -> int:
     df = read_labelled_export(args)
     router = train(df, free_labels=args.free_labels, seed=args.seed, target_accuracy=args.target_accuracy,
                    validation_fraction=args.validation_fraction, progress=not args.quiet,
-                   n_jobs=args.n_jobs)
+                   n_jobs=args.n_jobs, refit=not args.no_refit)
     out = Path(args.out)
     router.save(out)  # the training report is part of metadata.json and the model card
     report = router.training_report
