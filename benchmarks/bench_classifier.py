@@ -218,8 +218,13 @@ def _worker(args) -> dict:
             return clf2.top_k(texts, k=5)[0]
 
         def every_group(texts):  # scores all items (the path top_k took before the search)
-            lp = clf2.predict_log_proba(texts)
-            return clf2.classes_[np.argsort(-lp, axis=1, kind="stable")[:, :5]]
+            out = []
+            for s in range(0, len(texts), 512):  # 512 rows at a time, as top_k did
+                lp = clf2.predict_log_proba(texts[s:s + 512])
+                part = np.argpartition(-lp, 4, axis=1)[:, :5]
+                order = np.argsort(-np.take_along_axis(lp, part, axis=1), axis=1, kind="stable")
+                out.append(clf2.classes_[np.take_along_axis(part, order, axis=1)])
+            return np.vstack(out)
 
         from sujian_router import Router, load_catalog
 

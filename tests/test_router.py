@@ -153,6 +153,18 @@ class TestBatch:
         singles = [router.route(t, district="南山区", received_at=when) for t in texts]
         assert [_key(a) for a in batch] == [_key(b) for b in singles]
 
+    def test_without_explanations_only_the_keywords_go(self, router, heldout_tickets):
+        texts = heldout_tickets["text"].tolist()[:40]
+        when = "2024-05-01 08:00"
+        full = router.route_many(texts, received_at=when)
+        bare = router.route_many(texts, received_at=when, explain=False)
+        assert [_key(a) for a in full] == [_key(b) for b in bare]
+        assert sum("关键词" in d.reasons[0] for d in full) >= 30
+        assert not any("关键词" in d.reasons[0] for d in bare)
+        for a, b in zip(full, bare):
+            assert a.reasons[0].split("，关键词")[0] == b.reasons[0]
+            assert a.reasons[1:] == b.reasons[1:]
+
     def test_dataframe_rows_carry_their_own_context(self, router):
         import pandas as pd
 

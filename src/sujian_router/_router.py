@@ -301,7 +301,7 @@ class Router:
         return self._route_batch([text], [(district, street, when, location)], top_k)[0]
 
     def route_many(self, texts, *, district=None, street=None, received_at=None, location=None,
-                   top_k=5, batch_size=2000):
+                   top_k=5, batch_size=2000, explain=True):
         """Route many complaints: exactly one decision per input, in input order.
 
         Parameters
@@ -316,6 +316,10 @@ class Router:
             Candidates per decision.
         batch_size : int
             Rows classified per vectorised call.
+        explain : bool
+            Name the terms behind each decision in its first reason
+            (``关键词：…``). ``False`` skips that lookup, which bulk jobs that
+            keep no reasons (``route_file``) do; everything else is the same.
 
         Returns
         -------
@@ -338,7 +342,7 @@ class Router:
                     errors[i] = str(exc)
                     when = None
                 ctx.append((d, s, when or default_when, loc))
-            decisions = self._route_batch(chunk_t, ctx, top_k)
+            decisions = self._route_batch(chunk_t, ctx, top_k, explain)
             for i, msg in errors.items():
                 decisions[i] = _with_flag(decisions[i], "invalid_context", f"提交时间无法识别（{msg}），按当前时间计算时限")
             out.extend(decisions)
@@ -378,7 +382,7 @@ class Router:
         ctx = [(district, street, received_at, location)] * len(rows)
         return rows, ctx
 
-    def _route_batch(self, texts, ctx, top_k):
+    def _route_batch(self, texts, ctx, top_k, explain=True):
         """Classify a batch and build decisions; per-row failures become flagged decisions."""
         from ._text import prepare_text
 
@@ -397,8 +401,11 @@ class Router:
         batch_error = None
         if usable:
             try:
-                labels, probs, terms = self.classifier.top_k_explained(
-                    [prepared[i].text for i in usable], k=k, n_terms=5)
+                usable_texts = [prepared[i].text for i in usable]
+                if explain:
+                    labels, probs, terms = self.classifier.top_k_explained(usable_texts, k=k, n_terms=5)
+                else:
+                    labels, probs = self.classifier.top_k(usable_texts, k=k)
             except Exception as exc:  # pragma: no cover - defensive
                 batch_error = exc
         pos = {i: j for j, i in enumerate(usable)}
@@ -457,7 +464,8 @@ class Router:
         if needs_review:
             flags.append("low_confidence")
             reasons.append(f"置信度{confidence:.2f}低于自动分拨阈值{self.review_threshold:.2f}，建议人工复核")
-        top_terms = [t for t, w in terms[j] if w > 0 and len(t) > 1] or [t for t, w in terms[j] if w > 0]
+        row_terms = terms[j] if terms is not None else ()
+        top_terms = [t for t, w in row_terms if w > 0 and len(t) > 1] or [t for t, w in row_terms if w > 0]
         label_name = item.name if item is not None else codes[0]
         if top_terms:
             reasons.insert(0, f"判定为「{label_name}」（置信度{confidence:.2f}），关键词：" + "、".join(top_terms))

@@ -130,7 +130,7 @@ def route_frame(router, frame, reference_time, keep=ID_COLUMNS):
 
     The table keeps ``frame``'s index, so Dask partitions stay aligned.
     """
-    decisions = router.route_many(frame, received_at=reference_time)
+    decisions = router.route_many(frame, received_at=reference_time, explain=False)  # reasons are not written
     table = decisions_to_frame(decisions, frame[[c for c in keep if c in frame.columns]])
     table.index = frame.index
     return table
