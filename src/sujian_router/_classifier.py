@@ -814,7 +814,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                 rs = active[g_of == g]
                 a, b = self._bounds[g], self._bounds[g + 1]
                 # the same operations, in the same order, as _log_proba_from_scores
-                s = _log_softmax(_sparse_scores(X[rs], blocks[g], self.b2_[a:b]) / t2, axis=1)
+                Xr = X if rs.size == n else X[rs]  # (one text: always the whole matrix)
+                s = _log_softmax(_sparse_scores(Xr, blocks[g], self.b2_[a:b]) / t2, axis=1)
                 s += lg[rs, g][:, None]
                 ids = np.broadcast_to(np.arange(a, b), s.shape)
                 best_id[rs], best_lp[rs] = _best_k(np.hstack([best_lp[rs], s]), k,
