@@ -141,11 +141,19 @@ class _FitJob:
         self.group_budget, self.item_budget = group_budget, item_budget
 
     def run(self, gi):  # called as _FitJob.run(job, gi) by _ordered_map
-        """Fit the group model (``gi == -1``) or the item model of group ``gi``; pruned weights."""
+        """Fit one model; pruned weights.
+
+        ``gi >= 0``: the item model of group ``gi``. ``gi < 0``: the one-vs-rest
+        row of group ``-gi - 1`` in the group model, which is what LinearSVC
+        fits for each class of a multi-class problem; fitted separately, the
+        18 rows over all training rows can run on different workers.
+        """
         if gi < 0:
-            coef, icpt = _fit_linear(self.Xw, self.class_group[self.y_idx], self.n_groups, self.C,
-                                     self.max_iter, self.seed)
-            return _prune(coef, self.group_budget), icpt
+            g = -gi - 1
+            coef, icpt = _fit_linear(self.Xw, (self.class_group[self.y_idx] == g).astype(np.int64), 2,
+                                     self.C, self.max_iter, self.seed + g)
+            _, cols, vals = _prune(coef[1:], self.group_budget)
+            return cols, vals, icpt[1]
         members = self.perm[self.bounds[gi]:self.bounds[gi + 1]]  # class indices, sorted
         if members.size == 1:
             return None
@@ -704,7 +712,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         bounds = np.concatenate([[0], np.cumsum(sizes)])
 
         seed = int(self.random_state) if self.random_state is not None else 0
-        total_steps = n_chunks + int(two_level) + group_names.size
+        total_steps = n_chunks + (2 if two_level else 1) * group_names.size
         if progress is not None:
             progress(step[0], total_steps, "features")
         # a flat model with few classes is small enough to keep whole (see max_weights_per_class)
@@ -714,16 +722,19 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         # fitted weights do not depend on n_jobs or on which worker ran what.
         job = _FitJob(Xw, y_idx, class_group, group_names.size, perm, inv, bounds, self.C, self.max_iter,
                       seed, self.max_weights_per_group, budget)
-        tasks = ([-1] if two_level else []) + list(range(group_names.size))  # -1: the group model
+        n_groups = group_names.size
+        tasks = ([-(g + 1) for g in range(n_groups)] if two_level else []) + list(range(n_groups))
         results = []
         for gi, res in zip(tasks, _ordered_map(_FitJob.run, tasks, job, self.n_jobs)):
             results.append(res)
             tick("categories" if gi < 0 else "items", total_steps)
         del job
         if two_level:
-            (r, c, v), icpt = results.pop(0)
-            self.W1_ = _sparse_weights(c, r, v, (n_features, group_names.size))
-            self.b1_ = icpt.astype(np.float32)
+            level1, results = results[:n_groups], results[n_groups:]
+            self.W1_ = _sparse_weights(np.concatenate([cols for cols, _, _ in level1]),
+                                       np.repeat(np.arange(n_groups), [cols.size for cols, _, _ in level1]),
+                                       np.concatenate([vals for _, vals, _ in level1]), (n_features, n_groups))
+            self.b1_ = np.array([icpt for _, _, icpt in level1], dtype=np.float32)
         else:
             self.W1_, self.b1_ = None, None
         rows_all, cols_all, vals_all = [], [], []
@@ -784,21 +795,21 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             cached = self._w2_blocks = (self.W1_.astype(np.float64), blocks)
         return cached
 
-    def _search(self, feat, k):
+    def _search(self, feat, k, temperatures=None):
         """Top-k internal class ids and log-probabilities of featurised rows (unsorted within k).
 
         Expands each row's groups best first; after every round, rows whose
         best candidate beats the next group's log-probability (no item can beat
         its own group) and whose k-th candidate, or the ``exact_above`` floor,
         does too are finished. Rows still open after ``_SEARCH_ROUNDS`` rounds
-        are scored in full.
+        are scored in full. ``temperatures`` overrides ``temperatures_``.
         """
         n = feat[0]
         X = _feature_matrix(feat, len(self.vocabulary_))
-        t1, t2 = self.temperatures_
+        t1, t2 = self.temperatures_ if temperatures is None else temperatures
         if self.W1_ is None or n == 0:
             s1 = None if self.W1_ is None else _sparse_scores(X, self.W1_, self.b1_)
-            return _best_k(self._log_proba_from_scores(s1, _sparse_scores(X, self.W2_, self.b2_)), k)
+            return _best_k(self._log_proba_from_scores(s1, _sparse_scores(X, self.W2_, self.b2_), (t1, t2)), k)
         W1, blocks = self._group_blocks()
         lg = _log_softmax(_sparse_scores(X, W1, self.b1_) / t1, axis=1)
         n_groups = lg.shape[1]
@@ -1071,10 +1082,16 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         s1_all = None if self.W1_ is None else np.empty((n, self.groups_.size))
         block = np.full((n, width), -np.inf)
         s_true = np.empty(n)
-        feats = []  # sparse features, kept so that ece() does not tokenise again
+        before_t = tuple(self.temperatures_)
+        feats = []  # sparse features, kept so that the ECE after fitting does not tokenise again
+        conf_before, hit_before = [], []
         for start in range(0, n, _CHUNK):
             feats.append(self._transform(texts[start:start + _CHUNK]))
             s1, s2 = self._scores(feats[-1])
+            lp = self._log_proba_from_scores(s1, s2, before_t)
+            best = lp.argmax(axis=1)
+            conf_before.append(np.exp(lp[np.arange(lp.shape[0]), best]))
+            hit_before.append(best == target[start:start + lp.shape[0]])
             sl = slice(start, start + s2.shape[0])
             if s1 is not None:
                 s1_all[sl] = s1
@@ -1091,13 +1108,12 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                 ll = ll + _log_softmax(s1_all / t1, axis=1)[np.arange(n), tgroup]
             return float(-np.mean(ll))
 
-        def ece(temps):
+        def ece_at(temps):  # the search finds the exact top-1 without scoring every item
             conf, hit = [], []
             for start, feat in zip(range(0, n, _CHUNK), feats):
-                lp = self._log_proba_from_scores(*self._scores(feat), temps)
-                best = lp.argmax(axis=1)
-                conf.append(np.exp(lp[np.arange(lp.shape[0]), best]))
-                hit.append(best == target[start:start + lp.shape[0]])
+                best, lp = self._search(feat, 1, temps)
+                conf.append(np.exp(lp[:, 0]))
+                hit.append(best[:, 0] == target[start:start + best.shape[0]])
             return _ece(np.concatenate(conf), np.concatenate(hit))
 
         before = np.log(np.asarray(self.temperatures_, dtype=float))
@@ -1113,8 +1129,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             "temperatures": list(new_t),
             "nll_before": nll(before),
             "nll_after": nll(after),
-            "ece_before": ece(tuple(np.exp(before))),
-            "ece_after": ece(new_t),
+            "ece_before": _ece(np.concatenate(conf_before), np.concatenate(hit_before)),
+            "ece_after": ece_at(new_t),
         }
         self.temperatures_ = new_t
         return self
