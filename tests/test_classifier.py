@@ -514,6 +514,22 @@ def test_state_without_blocks_uses_one_normalisation(flat, data):
     np.testing.assert_allclose(np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel()), 1.0, rtol=1e-9)
 
 
+@pytest.mark.parametrize("top_groups, loads", [(None, True), (2, False)])
+def test_state_from_0_1_with_top_groups(two_level, data, top_groups, loads):
+    """0.1.0 states carry ``top_groups``: None (the default) loads, a set value is refused by name."""
+    arrays, meta = two_level.to_state()
+    meta = {**meta, "params": {**meta["params"], "top_groups": top_groups}}
+    meta["params"].pop("exact_above")
+    meta["params"].pop("n_jobs")
+    if loads:
+        legacy = TextClassifier.from_state(arrays, meta)
+        X = data["test"][0][:20]
+        np.testing.assert_array_equal(legacy.top_k(X, k=3)[0], two_level.top_k(X, k=3)[0])
+    else:
+        with pytest.raises(ModelFileError, match="top_groups"):
+            TextClassifier.from_state(arrays, meta)
+
+
 # ------------------------------------------------------------ featurisation
 _PIECES = ["广场舞", "噪音", "c:", "t:", "tc:", "：", ":", " ", "\n", "投诉", "请处理", "楼下", "x", "ＡＢ", "g1w2"]
 
