@@ -73,6 +73,18 @@ def _term_block(term):
     return 0
 
 
+def _split_prefix(term):
+    """``(prefix, gram)`` of a vocabulary term; prefix ``""`` for body words.
+
+    ``"tc:"`` is tried before ``"t:"``; words never contain ":", so a word
+    cannot be mistaken for a prefixed term.
+    """
+    for prefix in _PREFIXES:
+        if term.startswith(prefix):
+            return prefix, term[len(prefix):]
+    return "", term
+
+
 def _split_title(text):
     """The first line of ``text`` when more text follows it, else None."""
     head, sep, rest = text.partition("\n")
@@ -235,7 +247,7 @@ def _ordered_map(fn, items, state, n_jobs, window=None):
 
 
 def _n_workers(n_jobs, n_tasks):
-    """Threads for ``n_jobs`` (None: 1; negative: all cores + 1 + n_jobs), at most ``n_tasks``."""
+    """Worker processes for ``n_jobs`` (None: 1; negative: all cores + 1 + n_jobs), at most ``n_tasks``."""
     if n_jobs is None:
         return 1
     if n_jobs < 0:
@@ -515,12 +527,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         if cached is None:
             tables = {prefix: {} for prefix in ("", *_PREFIXES)}
             for i, term in enumerate(self._terms_):
-                for prefix in _PREFIXES:  # "tc:" before "t:"; words never contain ":"
-                    if term.startswith(prefix):
-                        tables[prefix][term[len(prefix):]] = i
-                        break
-                else:
-                    tables[""][term] = i
+                prefix, gram = _split_prefix(term)
+                tables[prefix][gram] = i
             cached = self._lookup_cache = (self._gram_blocks(), tables)
         return cached
 
@@ -840,12 +848,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             best_id[rs], best_lp[rs] = _best_k(lp, k)
         return best_id, best_lp
 
-    def _log_proba_internal(self, texts, with_features=False):
+    def _log_proba_internal(self, texts):
+        """Log-probabilities of every class (internal order), ``_CHUNK`` texts at a time."""
         for start in range(0, len(texts), _CHUNK):
-            feats = self._transform(texts[start:start + _CHUNK])
-            s1, s2 = self._scores(feats)
-            lp = self._log_proba_from_scores(s1, s2)
-            yield (lp, feats) if with_features else lp
+            yield self._log_proba_from_scores(*self._scores(self._transform(texts[start:start + _CHUNK])))
 
     def _check_fitted(self):
         if "W2_" not in self.__dict__:
@@ -996,13 +1002,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         if cache is None:
             inv = np.empty_like(self._perm)
             inv[self._perm] = np.arange(self._perm.size)
-            plain = []  # terms without their block prefix
-            for term in self._terms_:
-                for prefix in _PREFIXES:
-                    if term.startswith(prefix):
-                        term = term[len(prefix):]
-                        break
-                plain.append(term)
+            plain = [_split_prefix(term)[1] for term in self._terms_]  # terms without their block prefix
             # plain terms numbered in string order, so sorting ids sorts terms
             names, plain_id = np.unique(np.asarray(plain, dtype=str), return_inverse=True)
             levels = [_weight_index(self.W2_)]
