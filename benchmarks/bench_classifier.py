@@ -5,7 +5,7 @@ bundled catalog, then trains and measures each model in its own subprocess
 (so peak RSS is per model) and prints a markdown table::
 
     python benchmarks/bench_classifier.py                   # 20 tickets per item
-    python benchmarks/bench_classifier.py --n-per-item 5 --backend rjieba
+    python benchmarks/bench_classifier.py --n-per-item 5 --backend jieba
     python benchmarks/bench_classifier.py --baseline none   # our model only
     python benchmarks/bench_classifier.py --n-jobs 2 --pecos-python /tmp/pecos/bin/python
 
@@ -13,8 +13,8 @@ Columns: fit time (tokenising + vocabulary + training), peak RSS of the
 worker process (includes the ticket data, about the same for every model),
 size of the saved model directory, load time (verify manifest + rebuild),
 single-text predict p50/p99 (one ``top_k([text])`` call, tokenising included),
-batch rows/s and its ratio to the raw tokenizer (interleaved rounds in the same
-worker), top-1/top-3 item accuracy and lead-department accuracy on the held-out
+batch rows/s and its ratio to the raw tokenizer the model uses and to the raw
+jieba reference tokenizer (interleaved rounds in the same worker), top-1/top-3 item accuracy and lead-department accuracy on the held-out
 tickets. For our model two more rows give the batch throughput of the same
 fitted model when every item is scored, and through ``Router.route_many``.
 
@@ -32,7 +32,7 @@ Models
 
               python -m venv /tmp/pecos && /tmp/pecos/bin/pip install libpecos
               /tmp/pecos/bin/pip install --no-deps -e . && \
-                  /tmp/pecos/bin/pip install jieba pyyaml tqdm "pandas<2.3" joblib
+                  /tmp/pecos/bin/pip install jieba rjieba pyyaml tqdm "pandas<2.3" joblib
               python benchmarks/bench_classifier.py --pecos-python /tmp/pecos/bin/python
 """
 
@@ -96,13 +96,14 @@ def _make_data(args, workdir: Path) -> dict:
             "n_heldout": len(data["heldout"]["text"])}
 
 
-def _measure_predict(top_k, texts, labels, lead, tok, batches=None, n_single=300, rounds=3):
+def _measure_predict(top_k, texts, labels, lead, tok, batches=None, n_single=300, rounds=3, ref_tok=None):
     """Latency, accuracy and batch throughput of ``top_k``.
 
     Batch throughput is measured in ``rounds`` rounds that interleave the raw
-    tokenizer with each batch function (``top_k`` and ``batches``), so every
-    ratio compares runs made seconds apart on the same (noisy) machine; the
-    medians are reported.
+    tokenizer (and ``ref_tok``, the jieba reference, when the model uses
+    another backend) with each batch function (``top_k`` and ``batches``), so
+    every ratio compares runs made seconds apart on the same (noisy) machine;
+    the medians are reported.
     """
     import numpy as np
 
@@ -115,12 +116,14 @@ def _measure_predict(top_k, texts, labels, lead, tok, batches=None, n_single=300
     y = np.asarray(labels)
     pred = np.asarray(pred)
     fns = {"batch": top_k, **(batches or {})}
-    rates = {name: [] for name in ["tokenizer", *fns]}
+    toks = {"tokenizer": tok, "jieba": ref_tok or tok}
+    rates = {name: [] for name in [*toks, *fns]}
     for _ in range(rounds):
-        t0 = time.perf_counter()
-        for t in texts:
-            tok(t)
-        rates["tokenizer"].append(len(texts) / (time.perf_counter() - t0))
+        for name, raw in toks.items():
+            t0 = time.perf_counter()
+            for t in texts:
+                raw(t)
+            rates[name].append(len(texts) / (time.perf_counter() - t0))
         for name, fn in fns.items():
             t0 = time.perf_counter()
             fn(texts)
@@ -132,10 +135,12 @@ def _measure_predict(top_k, texts, labels, lead, tok, batches=None, n_single=300
         "top3": float((pred[:, :3] == y[:, None]).any(axis=1).mean()),
         "dept": float(np.mean([lead.get(p) == lead.get(t) for p, t in zip(pred[:, 0], y)])),
         "tokenizer_rows_s": float(np.median(rates["tokenizer"])),
+        "jieba_rows_s": float(np.median(rates["jieba"])),
     }
     for name in fns:
         out[f"{name}_rows_s"] = float(np.median(rates[name]))
         out[f"{name}_ratio"] = float(np.median(np.divide(rates[name], rates["tokenizer"])))
+        out[f"{name}_ratio_jieba"] = float(np.median(np.divide(rates[name], rates["jieba"])))
     return out
 
 
@@ -189,9 +194,12 @@ def _worker(args) -> dict:
     data = json.loads(Path(args.data).read_text(encoding="utf-8"))
     tr, ho, lead = data["train"], data["heldout"], data["lead"]
     tok = Tokenizer([*DEFAULT_USER_WORDS, *data["user_words"]], backend=args.backend)
+    ref = None if args.backend == "jieba" else Tokenizer(tok.user_words, backend="jieba")
     out = {"model": args.worker}
 
     tok("预热")  # load the dictionary before anything is timed
+    if ref is not None:
+        ref("预热")
     batches = {}
 
     model_dir = Path(args.model_dir)
@@ -285,7 +293,7 @@ def _worker(args) -> dict:
         raise SystemExit(f"unknown worker {args.worker!r}")
 
     out["size_mb"] = _dir_size(model_dir) / 1e6
-    out.update(_measure_predict(top_k, ho["text"], ho["label"], lead, tok, batches))
+    out.update(_measure_predict(top_k, ho["text"], ho["label"], lead, tok, batches, ref_tok=ref))
     out["peak_rss_mb"] = _peak_rss_mb()
     return out
 
@@ -318,25 +326,28 @@ _NAMES = {
 def _table(results, meta, args) -> str:
     names = {**_NAMES, "sgd": f"SGD hinge flat ({args.sgd_epochs} epochs)"}
     tok = [r["tokenizer_rows_s"] for r in results if "tokenizer_rows_s" in r]
+    ref = [r["jieba_rows_s"] for r in results if "jieba_rows_s" in r]
     lines = [
         f"Synthetic tickets: {meta['n_items']} items, {meta['n_train']} train, {meta['n_heldout']} held-out; "
         f"tokenizer backend `{args.backend}`"
-        + (f", {min(tok):,.0f}–{max(tok):,.0f} texts/s across the workers." if tok else "."),
-        f"Fit with n_jobs={args.n_jobs}; prediction single-threaded. Batch rows/s and the ratio to the raw "
-        "tokenizer are medians of 3 rounds that alternate tokenizer and model on the same texts.",
+        + (f", {min(tok):,.0f}–{max(tok):,.0f} texts/s across the workers" if tok else "")
+        + (f"; raw jieba {min(ref):,.0f}–{max(ref):,.0f} texts/s." if ref else "."),
+        f"Fit with n_jobs={args.n_jobs}; prediction single-threaded. Batch rows/s and the ratios to the raw "
+        "tokenizers (the model's own, and jieba, the reference) are medians of 3 rounds that alternate "
+        "tokenizers and model on the same texts.",
         "",
         "| model | fit s | peak RSS MB | size MB | load s | p50 ms | p99 ms | batch rows/s | "
-        "batch / tokenizer | top-1 | top-3 | dept | terms |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "batch / own tokenizer | batch / jieba | top-1 | top-3 | dept | terms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         if "error" in r:
-            lines.append(f"| {names.get(r['model'], r['model'])} | failed: {r['error']} |" + " |" * 11)
+            lines.append(f"| {names.get(r['model'], r['model'])} | failed: {r['error']} |" + " |" * 12)
             continue
         lines.append(
             f"| {names.get(r['model'], r['model'])} | {r['fit_s']:.1f} | {r['peak_rss_mb']:,.0f} | "
             f"{r['size_mb']:.1f} | {r['load_s']:.2f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
-            f"{r['batch_rows_s']:,.0f} | {r['batch_ratio']:.2f} | {r['top1']:.3f} | "
+            f"{r['batch_rows_s']:,.0f} | {r['batch_ratio']:.2f} | {r['batch_ratio_jieba']:.2f} | {r['top1']:.3f} | "
             f"{r['top3']:.3f} | {r['dept']:.3f} | {r.get('n_terms', 0):,} |"
         )
         for variant in ("every_group", "route_many", "route_many_bare"):
@@ -344,7 +355,8 @@ def _table(results, meta, args) -> str:
                 lat = (f"{r['route_p50_ms']:.2f} | {r['route_p99_ms']:.2f}" if variant == "route_many"
                        and "route_p50_ms" in r else " | ")
                 lines.append(f"| {names[r['model'] + '/' + variant]} | | | | | {lat} | "
-                             f"{r[variant + '_rows_s']:,.0f} | {r[variant + '_ratio']:.2f} | | | | |")
+                             f"{r[variant + '_rows_s']:,.0f} | {r[variant + '_ratio']:.2f} | "
+                             f"{r[variant + '_ratio_jieba']:.2f} | | | | |")
     for r in results:
         if r.get("calibration"):
             c = r["calibration"]
@@ -362,7 +374,8 @@ def main(argv=None):
     p.add_argument("--n-per-item", type=int, default=20, help="training tickets per duty item")
     p.add_argument("--n-heldout-per-item", type=int, default=5, help="held-out tickets per duty item")
     p.add_argument("--max-items", type=int, default=0, help="use only the first N catalog items (0: all)")
-    p.add_argument("--backend", choices=["jieba", "rjieba"], default="jieba")
+    p.add_argument("--backend", choices=["jieba", "rjieba"], default="rjieba",
+                   help="segmenter of the models (default rjieba, as sujian_router.train uses)")
     p.add_argument("--baseline", choices=["sgd", "none"], default="sgd")
     p.add_argument("--sgd-epochs", type=int, default=5)
     p.add_argument("--n-jobs", type=int, default=1,

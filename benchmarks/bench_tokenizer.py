@@ -2,6 +2,9 @@
 
 Not a test. Measures characters per second of each backend on the same
 prepared texts, and the share of texts both backends segment identically.
+Both use the user dictionary that :func:`sujian_router.train` gives a new
+model (the catalog's keywords, places and units; ``--stock-words`` for the
+short built-in list only).
 Texts come from the TeddyCup 2020 message board export when it is present
 (read at run time only, never copied) and from the project's synthetic
 tickets otherwise::
@@ -56,6 +59,8 @@ def main(argv=None):
     p.add_argument("--limit", type=int, default=3000)
     p.add_argument("--repeat", type=int, default=2)
     p.add_argument("--hmm", action="store_true", help="segment with the HMM for unknown words")
+    p.add_argument("--stock-words", action="store_true",
+                   help="only the built-in user words, not the catalog's (as older models)")
     args = p.parse_args(argv)
 
     from sujian_router._tokenize import Tokenizer
@@ -63,9 +68,16 @@ def main(argv=None):
     texts, source = _texts(args)
     n_chars = sum(map(len, texts))
     results = {}
+    if args.stock_words:
+        from sujian_router._tokenize import DEFAULT_USER_WORDS as words
+    else:
+        from sujian_router import load_catalog
+        from sujian_router._train import _tokenizer_for
+
+        words = _tokenizer_for(load_catalog()).user_words
     for backend in ("jieba", "rjieba"):
         try:
-            tok = Tokenizer(backend=backend, hmm=args.hmm)
+            tok = Tokenizer(words, backend=backend, hmm=args.hmm)
             seg = tok._get_segmenter()  # the raw segmenter, before our filtering
         except ImportError as exc:
             print(f"# {backend} unavailable: {exc}", file=sys.stderr)
@@ -75,7 +87,7 @@ def main(argv=None):
         results[backend] = {"raw": raw, "ours": ours, "t_raw": t_raw, "t_ours": t_ours}
 
     print(f"Texts: {source}; {len(texts)} non-empty prepared texts, {n_chars:,} characters; "
-          f"HMM {'on' if args.hmm else 'off'}.\n")
+          f"HMM {'on' if args.hmm else 'off'}; {len(words):,} user words.\n")
     print("| backend | raw segmenter chars/s | Tokenizer (filtering included) chars/s | texts/s |")
     print("|---|---|---|---|")
     for b, r in results.items():

@@ -8,12 +8,7 @@ import pytest
 
 from sujian_router._tokenize import DEFAULT_USER_WORDS, Tokenizer
 
-try:
-    import rjieba  # noqa: F401
-
-    BACKENDS = ["jieba", "rjieba"]
-except ImportError:  # pragma: no cover
-    BACKENDS = ["jieba"]
+BACKENDS = ["jieba", "rjieba"]  # rjieba is a dependency
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -93,3 +88,73 @@ def test_params_are_normalised():
     assert t.user_words == ("a", "b")
     assert t.to_dict() == {"user_words": ["a", "b"], "backend": "jieba",
                               "stopwords": ["的"], "hmm": False}
+
+
+class TestBackendsAgree:
+    """The rjieba backend reproduces jieba's segmentation (HMM off), user words included."""
+
+    @pytest.fixture(scope="class")
+    def pair(self, catalog):
+        from sujian_router._train import _tokenizer_for
+
+        ref = _tokenizer_for(catalog)  # ~10,000 catalog words, many already in jieba's dictionary
+        return Tokenizer(ref.user_words, backend="jieba"), Tokenizer(ref.user_words, backend="rjieba")
+
+    @staticmethod
+    def _differences(pair, texts):
+        """Texts segmented differently, and whether each is an exact tie under jieba's scoring."""
+        import math
+
+        from sujian_router._tokenize import _JUNK
+
+        jb, rj = pair
+        jseg, _ = jb._build_jieba()
+        logtotal = math.log(jseg.total)
+
+        def score(words):  # jieba's route score: sum of log P(word)
+            return sum(math.log(jseg.FREQ.get(w) or 1) - logtotal for w in words if w != " ")
+
+        out = []
+        for t in texts:
+            if jb(t) != rj(t):
+                clean = _JUNK.sub(" ", t.lower())
+                a, b = jseg.lcut(clean, HMM=False), rj._get_segmenter()(clean)
+                out.append((t, math.isclose(score(a), score(b), rel_tol=1e-12, abs_tol=1e-9)))
+        return out
+
+    def test_synthetic_tickets_differ_only_in_exact_ties(self, pair, catalog):
+        from sujian_router import generate_tickets
+        from sujian_router._text import prepare_text
+
+        texts = [prepare_text(t).text for t in generate_tickets(catalog, n_per_item=1, seed=11)["text"]]
+        diff = self._differences(pair, texts)
+        assert len(texts) > 4000
+        assert len(diff) <= len(texts) // 1000, diff
+        assert all(tie for _, tie in diff), diff
+
+    def test_exact_ties_are_broken_differently(self):
+        # the documented difference: segmentations whose scores are equal but for rounding
+        text = "华华华庭里面制冷与空调作业人员持的证是假的"
+        pair = jb, rj = Tokenizer(backend="jieba"), Tokenizer(backend="rjieba")
+        assert jb(text)[:3] == ["华", "华华", "庭"]
+        assert rj(text)[:3] == ["华华", "华", "庭"]
+        assert self._differences(pair, [text]) == [(text, True)]
+
+    @pytest.mark.shared_data
+    def test_real_messages(self, pair, teddy_path):
+        import pandas as pd
+
+        from sujian_router._text import prepare_text
+
+        real = pd.read_csv(teddy_path)
+        texts = [prepare_text(f"{a}\n{b}").text for a, b in zip(real["title"], real["text"])]
+        diff = self._differences(pair, texts)
+        assert len(diff) <= len(texts) // 1000, diff
+        assert all(tie for _, tie in diff), diff
+
+
+def test_new_models_use_rjieba(catalog):
+    from sujian_router._train import _tokenizer_for
+
+    assert _tokenizer_for(catalog).backend == "rjieba"
+    assert _tokenizer_for(None).backend == "rjieba"

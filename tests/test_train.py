@@ -100,3 +100,46 @@ class TestPersonalData:
         text = " ".join(d.reasons)
         assert PII["phone"] not in text and PII["id_card"] not in text
         assert any("屏蔽" in r for r in d.reasons)
+
+
+class TestWorkers:
+    def test_worker_count_does_not_change_the_model(self, messy, catalog, monkeypatch):
+        import numpy as np
+
+        import sujian_router._train as tr
+
+        monkeypatch.setattr(tr, "_MAP_CHUNK", 37)  # several chunks of texts to prepare and to score
+        kw = dict(catalog=catalog, seed=5, progress=False, min_examples_per_item=0, validation_fraction=0.3)
+        one = train(messy, n_jobs=1, **kw)
+        two = train(messy, n_jobs=2, **kw)
+        assert one.training_report.validation_rows > 37
+        assert one.training_report.metrics == two.training_report.metrics
+        assert one.review_threshold == two.review_threshold
+        a, b = one.classifier, two.classifier
+        assert a.vocabulary_ == b.vocabulary_
+        for wa, wb in ((a.W2_, b.W2_), (a.W1_, b.W1_)):
+            assert (wa is None) == (wb is None)
+            if wa is not None:
+                assert np.array_equal(wa.indptr, wb.indptr) and np.array_equal(wa.indices, wb.indices)
+                assert np.array_equal(wa.data, wb.data)
+        assert np.array_equal(a.b2_, b.b2_)
+        assert a.temperatures_ == b.temperatures_
+
+
+class TestDefaultModelCache:
+    """``ensure_default_model`` reuses a cached default only if the catalog and the recipe are current."""
+
+    @pytest.mark.parametrize("recipe,rebuilt", [(None, True), (1, True), ("current", False)])
+    def test_stale_recipe_is_rebuilt(self, router, tmp_path, monkeypatch, recipe, rebuilt):
+        import sujian_router._train as tr
+
+        monkeypatch.setenv("SUJIAN_ROUTER_HOME", str(tmp_path))
+        saved = type(router)(router.classifier, catalog=router.catalog, metadata=dict(router.metadata))
+        saved.metadata.pop("default_recipe", None)
+        if recipe is not None:
+            saved.metadata["default_recipe"] = tr.DEFAULT_RECIPE if recipe == "current" else recipe
+        saved.save(tr.default_model_dir())
+        calls = []
+        monkeypatch.setattr(tr, "build_default_model", lambda path, progress: calls.append(path) or path)
+        assert tr.ensure_default_model(progress=False) == tr.default_model_dir()
+        assert calls == ([tr.default_model_dir()] if rebuilt else [])

@@ -53,6 +53,8 @@ _BACKENDS = ("jieba", "rjieba")
 _JUNK = re.compile(r"[\W_]+")
 _BUILD_LOCK = threading.Lock()  # serialises segmenter construction (jieba logger level)
 _BASE_DICT = {}  # filled lazily: jieba's stock dictionary, parsed once per process, never mutated
+# dictionary entry that balances rjieba's total with jieba's; \W characters never reach the segmenter
+_TOTAL_PAD = "\u00a7total\u00a7"
 
 
 def _private_cache_dir() -> str:
@@ -72,8 +74,15 @@ class Tokenizer:
         Words the segmenter must keep whole (catalog keywords, place names,
         the masking placeholders). Stored as a sorted, de-duplicated tuple.
     backend : {"jieba", "rjieba"}, default="jieba"
-        ``"rjieba"`` needs the optional ``rjieba`` package (``pip install
-        sujian-router[fast]``).
+        ``"jieba"`` is the reference segmenter. ``"rjieba"`` (a binding of
+        jieba-rs, a dependency) segments with jieba's stock dictionary and
+        the frequencies jieba gives the user words, about ten times faster;
+        with the HMM off its output equals jieba's except where two
+        segmentations score the same but for floating-point rounding (in
+        ``华华华庭里面制冷…`` jieba cuts ``华/华华``, rjieba ``华华/华``;
+        about one text in 4,000 to 9,000). Models trained by
+        :func:`sujian_router.train` use it; a model always keeps the backend
+        it was trained with.
     stopwords : iterable of str, default=DEFAULT_STOPWORDS
         Tokens dropped from the output.
     hmm : bool, default=False
@@ -157,18 +166,35 @@ class Tokenizer:
 
     # -- segmentation -----------------------------------------------------------
     def _build(self):
-        if self.backend == "rjieba":
+        jieba_seg, added = self._build_jieba()
+        hmm = self.hmm
+        if self.backend == "jieba":
+            return lambda text: jieba_seg.lcut(text, HMM=hmm)
+        try:
             import rjieba
+        except ImportError as exc:  # a core dependency: only a broken install gets here
+            raise ImportError("Tokenizer(backend='rjieba') needs the rjieba package: pip install rjieba") from exc
+        # rjieba ships jieba's stock dictionary; give it jieba's frequency for each
+        # user word. Where a user word was already in the dictionary, jieba adds the
+        # new frequency to its total while rjieba replaces the old one: a padding
+        # entry that no prepared text can contain keeps the two totals equal, so
+        # both choose the same segmentation (with the HMM off).
+        seg = rjieba.Jieba()
+        replaced = 0
+        for word, freq, old in added:
+            seg.add_word(word, freq, None)
+            replaced += old
+        if replaced:
+            seg.add_word(_TOTAL_PAD, replaced, None)
+        del jieba_seg
+        return lambda text: seg.cut(text, hmm)
 
-            seg = rjieba.Jieba()
-            for w in self.user_words:
-                seg.add_word(w.lower(), None, None)
-            hmm = self.hmm
-            return lambda text: seg.cut(text, hmm)
-
+    def _build_jieba(self):
+        """A private ``jieba.Tokenizer`` with the user words, and ``(word, freq, old_freq)`` per word added."""
         import jieba
 
         logger = logging.getLogger("jieba")
+        added = []
         with _BUILD_LOCK:
             old_level = logger.level
             logger.setLevel(logging.WARNING)
@@ -184,11 +210,13 @@ class Tokenizer:
                 seg.FREQ, seg.total = dict(base[0]), base[1]
                 seg.initialized = True
                 for w in self.user_words:
-                    seg.add_word(w.lower())
+                    w = w.lower()
+                    old = seg.FREQ.get(w, 0)
+                    seg.add_word(w)  # jieba picks the frequency that keeps the word whole
+                    added.append((w, seg.FREQ[w], old))
             finally:
                 logger.setLevel(old_level)
-        hmm = self.hmm
-        return lambda text: seg.lcut(text, HMM=hmm)
+        return seg, added
 
     def _get_segmenter(self):
         seg = self._segmenter

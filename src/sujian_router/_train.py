@@ -24,6 +24,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_N_PER_ITEM = 12
 #: Seed of the bundled default model.
 DEFAULT_SEED = 20240612
+#: Version of the recipe that builds the default model; a cached default built by another recipe is
+#: rebuilt. 2: segmented with the rjieba backend.
+DEFAULT_RECIPE = 2
 _BUILD_LOCK = threading.Lock()
 
 #: Classifier parameters for catalog (item-code) models: two levels, pruned, all groups scored.
@@ -36,13 +39,17 @@ FREE_LABEL_PARAMS = {"title_block": True, "min_df": 1, "C": 1.0, "word_ngram_ran
 
 
 def _tokenizer_for(catalog):
-    """The tokenizer of a new model: jieba plus the catalog's words (keywords, places, units)."""
+    """The tokenizer of a new model: jieba's dictionary plus the catalog's words (keywords, places, units).
+
+    Segmented by the ``"rjieba"`` backend: the same dictionary and word
+    frequencies as jieba, about ten times faster (see :class:`Tokenizer`).
+    """
     from ._tokenize import DEFAULT_USER_WORDS, Tokenizer
 
     words = list(DEFAULT_USER_WORDS)
     if catalog is not None:
         words += sorted(catalog.vocabulary() - set(words))
-    return Tokenizer(words)
+    return Tokenizer(words, backend="rjieba")
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,27 @@ def _fit_with_bar(clf, X, y, groups, progress):
             bar.refresh()
 
         clf.fit(X, y, groups=groups, progress=update)
+
+
+_MAP_CHUNK = 10000  # rows per task when train() prepares or scores texts in worker processes
+
+
+def _prepare_chunk(texts, start):
+    from ._text import prepare_text
+
+    return [prepare_text(t).text for t in texts[start:start + _MAP_CHUNK]]
+
+
+def _top_k_chunk(state, start):
+    clf, texts, k = state
+    return clf.top_k(texts[start:start + _MAP_CHUNK], k=k)
+
+
+def _chunked(fn, state, n_rows, n_jobs):
+    """``fn(state, start)`` for every ``_MAP_CHUNK`` rows, in order, on ``n_jobs`` forked workers."""
+    from ._classifier import _ordered_map
+
+    return list(_ordered_map(fn, range(0, n_rows, _MAP_CHUNK), state, n_jobs, window=2))
 
 
 def _split(labels, fraction, seed):
@@ -186,7 +214,6 @@ def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fracti
     from ._classifier import TextClassifier
     from ._evaluate import choose_threshold
     from ._router import Router
-    from ._text import prepare_text
     from ._tickets import quarantine_tickets, read_tickets
 
     if isinstance(tickets, (str, os.PathLike)):
@@ -236,7 +263,7 @@ def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fracti
         )
     steps.update(1)
     steps.set_description("preparing text")
-    prepared = [prepare_text(t).text for t in texts]
+    prepared = [p for part in _chunked(_prepare_chunk, texts, len(texts), n_jobs) for p in part]
     groups = None
     if not free_labels:
         groups = [catalog.get(c).category_code for c in labels]
@@ -261,7 +288,9 @@ def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fracti
     threshold = 0.0
     if val.any():
         clf.calibrate(X[val], y[val])
-        top, probs = clf.top_k(list(X[val]), k=min(3, len(clf.classes_)))
+        val_texts = list(X[val])
+        parts = _chunked(_top_k_chunk, (clf, val_texts, min(3, len(clf.classes_))), len(val_texts), n_jobs)
+        top, probs = (np.vstack(a) for a in zip(*parts))
         correct = top[:, 0] == y[val]
         conf = probs[:, 0]
         threshold = float(choose_threshold(conf, correct, target_accuracy=target_accuracy))
@@ -369,6 +398,7 @@ def build_default_model(path=None, *, n_per_item=DEFAULT_N_PER_ITEM, seed=DEFAUL
     tickets = generate_tickets(catalog, n_per_item=n_per_item, seed=seed, split="train")
     router = train(tickets, catalog=catalog, seed=seed, validation_fraction=0.1, target_accuracy=0.9,
                    refit=False, progress=progress, synthetic=True)
+    router.metadata["default_recipe"] = DEFAULT_RECIPE
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".default-", dir=path.parent))
     try:
@@ -392,9 +422,13 @@ def ensure_default_model(*, progress=True) -> Path:
         if path.is_dir():
             try:
                 _, meta = load_model_dir(path)
-                if meta.get("catalog_fingerprint") == load_catalog().fingerprint:
+                if meta.get("catalog_fingerprint") != load_catalog().fingerprint:
+                    reason = "the catalog changed since it was built"
+                elif meta.get("default_recipe", 1) != DEFAULT_RECIPE:
+                    reason = (f"it was built by an older recipe ({meta.get('default_recipe', 1)}; "
+                              f"now {DEFAULT_RECIPE}: faster segmentation)")
+                else:
                     return path
-                reason = "the catalog changed since it was built"
             except ModelFileError as exc:
                 reason = f"it is unreadable ({exc})"
             logger.warning("rebuilding the default model at %s: %s", path, reason)
