@@ -260,9 +260,27 @@ class TestCandidateSearch:
     """
 
     @staticmethod
-    def _soft(fitted, **params):
+    def _spread(est, X):
+        """Rows whose group after the search rounds is above the floor (scored in full at once)."""
+        import sujian_router._classifier as mod
+
+        P = est.predict_proba(X)
+        _, group_of = np.unique(est.class_group_, return_inverse=True)
+        G = np.zeros((P.shape[0], est.groups_.size))
+        np.add.at(G.T, group_of, P.T)  # P(group) = sum of its items' probabilities
+        return np.sort(G, axis=1)[:, ::-1][:, mod._SEARCH_ROUNDS] > est.exact_above
+
+    @classmethod
+    def _soft(cls, fitted, X=None, **params):
+        """Softer temperatures: items spread within groups; groups spread enough that
+        some rows of ``X`` (when given) take the rounds and others are scored in full."""
         est = _with_params(fitted, **params)
         est.temperatures_ = (0.7, 0.7)
+        if X is not None:
+            for t1 in np.linspace(0.3, 0.7, 41):
+                est.temperatures_ = (float(t1), 0.7)
+                if 0.2 <= cls._spread(est, X).mean() <= 0.8:
+                    break
         return est
 
     @pytest.mark.parametrize("k", [1, 3, 15])
@@ -277,7 +295,9 @@ class TestCandidateSearch:
     @pytest.mark.parametrize("floor", [0.003, 0.01])
     def test_candidates_above_the_floor_are_exact(self, data, two_level, floor):
         X, _, _ = data["test"]
-        est = self._soft(two_level, exact_above=floor)
+        est = self._soft(two_level, X[:60], exact_above=floor)
+        spread = self._spread(est, X[:60])
+        assert spread.any() and (~spread).any()  # both paths of the search are checked
         labels, probs = est.top_k(X[:60], k=15)
         full_l, full_p = _full_ranking(est, X[:60], 15)
         np.testing.assert_array_equal(labels[:, 0], full_l[:, 0])  # the best is always exact
@@ -288,6 +308,26 @@ class TestCandidateSearch:
         P = est.predict_proba(X[:60])
         col = np.searchsorted(est.classes_, labels)
         np.testing.assert_allclose(np.take_along_axis(P, col, axis=1), probs, rtol=1e-9)
+
+    def test_spread_texts_are_scored_in_full_without_the_rounds(self, data, two_level, monkeypatch):
+        import sujian_router._classifier as mod
+
+        X, _, _ = data["test"]
+        est = self._soft(two_level, X[:60], exact_above=0.01)
+        spread = self._spread(est, X[:60])
+        assert spread.any() and (~spread).any()  # both paths are exercised
+        calls = []
+        real = mod._sparse_scores
+        monkeypatch.setattr(mod, "_sparse_scores", lambda Xm, W, b: calls.append(W.shape[1]) or real(Xm, W, b))
+        full_l, _ = _full_ranking(est, X[:60], 1)
+        for i in (int(np.flatnonzero(spread)[0]), int(np.flatnonzero(~spread)[0])):
+            calls.clear()
+            labels, _ = est.top_k([X[i]], k=1)
+            assert labels[0, 0] == full_l[i, 0]
+            if spread[i]:  # level 1, then every class at once
+                assert calls == [est.groups_.size, est.classes_.size]
+            else:  # level 1, then one group's block per round
+                assert calls[0] == est.groups_.size and est.classes_.size not in calls[1:2]
 
     def test_confident_texts_score_only_their_group(self, data, two_level, monkeypatch):
         import sujian_router._classifier as mod

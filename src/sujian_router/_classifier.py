@@ -805,7 +805,13 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         best candidate beats the next group's log-probability (no item can beat
         its own group) and whose k-th candidate, or the ``exact_above`` floor,
         does too are finished. Rows still open after ``_SEARCH_ROUNDS`` rounds
-        are scored in full. ``temperatures`` overrides ``temperatures_``.
+        are scored in full, and so, from the start, are rows whose group after
+        those rounds is still above the floor: they could only finish if all k
+        candidates came from the first groups, so the rounds would mostly be
+        wasted (on the default model this cut one text's p99 by about a
+        quarter). Which rows take which path depends only on each row's own
+        group probabilities, so a text gets the same answer alone and in a
+        batch. ``temperatures`` overrides ``temperatures_``.
         """
         n = feat[0]
         X = _feature_matrix(feat, len(self.vocabulary_))
@@ -821,8 +827,13 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         floor = math.log(self.exact_above) if self.exact_above > 0 else -np.inf
         best_id = np.full((n, k), -1, dtype=np.int64)
         best_lp = np.full((n, k), -np.inf)
-        active = np.arange(n)
-        for depth in range(min(_SEARCH_ROUNDS, n_groups)):
+        rounds = min(_SEARCH_ROUNDS, n_groups)
+        spread = bound[:, rounds] > floor
+        direct = np.flatnonzero(spread)  # scored in full without the rounds
+        active = np.flatnonzero(~spread)
+        for depth in range(rounds):
+            if not active.size:
+                break
             g_of = order[active, depth]
             for g in np.unique(g_of):
                 rs = active[g_of == g]
@@ -838,12 +849,12 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             top, kth = best_lp[active].max(axis=1), best_lp[active].min(axis=1)
             done = (top > nxt) & (kth > -np.inf) & (np.maximum(kth, floor) > nxt)
             active = active[~done]
-            if not active.size:
-                return best_id, best_lp
+        active = np.union1d(direct, active)
         # rows still open: score every group (exact), _CHUNK rows at a time
         for start in range(0, active.size, _CHUNK):
             rs = active[start:start + _CHUNK]
-            lp = _group_log_softmax(_sparse_scores(X[rs], self.W2_, self.b2_) / t2, self._bounds)
+            Xr = X if rs.size == n else X[rs]
+            lp = _group_log_softmax(_sparse_scores(Xr, self.W2_, self.b2_) / t2, self._bounds)
             lp += np.repeat(lg[rs], np.diff(self._bounds), axis=1)
             best_id[rs], best_lp[rs] = _best_k(lp, k)
         return best_id, best_lp
