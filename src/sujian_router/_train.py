@@ -425,8 +425,8 @@ def ensure_default_model(*, progress=True) -> Path:
                 if meta.get("catalog_fingerprint") != load_catalog().fingerprint:
                     reason = "the catalog changed since it was built"
                 elif meta.get("default_recipe", 1) != DEFAULT_RECIPE:
-                    reason = (f"it was built by an older recipe ({meta.get('default_recipe', 1)}; "
-                              f"now {DEFAULT_RECIPE}: faster segmentation)")
+                    reason = (f"it was built by recipe {meta.get('default_recipe', 1)} and this version "
+                              f"builds recipe {DEFAULT_RECIPE}")
                 else:
                     return path
             except ModelFileError as exc:
