@@ -149,7 +149,7 @@ def test_non_object_metadata_is_refused(model_dir):
 # ----------------------------------------------------------------- versions
 def test_environment_versions_keys():
     v = environment_versions()
-    assert set(v) == {"sujian_router", "scikit-learn", "numpy", "scipy", "jieba", "python"}
+    assert set(v) == {"sujian_router", "scikit-learn", "numpy", "scipy", "jieba", "rjieba", "python"}
     assert v["numpy"] == np.__version__
 
 

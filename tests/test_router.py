@@ -209,6 +209,25 @@ class TestPersistence:
         with pytest.raises(ModelFileError, match="arrays.npz"):
             Router.load(copy)
 
+    @pytest.mark.parametrize("backend,warned", [("rjieba", True), ("jieba", False)])
+    def test_rjieba_version_is_checked_only_for_models_that_segment_with_it(self, router, tmp_path,
+                                                                           backend, warned):
+        import copy
+        import json
+
+        from test_persist import _rewrite_manifest
+
+        clf = copy.deepcopy(router.classifier)
+        clf.tokenizer.backend = backend
+        path = Router(clf, catalog=router.catalog, review_threshold=router.review_threshold).save(tmp_path / "m")
+        meta = json.loads((path / "metadata.json").read_text(encoding="utf-8"))
+        meta["versions"]["rjieba"] = "0.0.1"
+        (path / "metadata.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+        _rewrite_manifest(path)
+        loaded = Router.load(path)
+        assert loaded.classifier.tokenizer.backend == backend
+        assert any(w.startswith("rjieba: saved with 0.0.1") for w in loaded.load_warnings) is warned
+
     def test_changing_a_department_in_the_catalog_needs_no_retraining(self, router, catalog, tmp_path):
         from sujian_router import load_catalog
 

@@ -188,7 +188,7 @@ def environment_versions() -> dict:
     Examples
     --------
     >>> sorted(environment_versions())
-    ['jieba', 'numpy', 'python', 'scikit-learn', 'scipy', 'sujian_router']
+    ['jieba', 'numpy', 'python', 'rjieba', 'scikit-learn', 'scipy', 'sujian_router']
     """
     from importlib import metadata as md
 
@@ -206,6 +206,7 @@ def environment_versions() -> dict:
         "numpy": np.__version__,
         "scipy": version("scipy"),
         "jieba": version("jieba"),
+        "rjieba": version("rjieba"),  # ships the dictionary the rjieba backend segments with
         "python": platform.python_version(),
     }
 

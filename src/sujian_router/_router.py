@@ -166,7 +166,11 @@ class Router:
             classifier = TextClassifier.from_state(arrays, meta["classifier"])
         except (KeyError, ValueError, TypeError, IndexError) as exc:
             raise ModelFileError(f"{path}: the classifier state in arrays.npz/metadata.json is unusable: {exc}") from exc
-        problems = list(version_differences(meta.get("versions", {}), environment_versions()))
+        saved, current = dict(meta.get("versions", {})), environment_versions()
+        if getattr(classifier.tokenizer, "backend", None) != "rjieba":  # its version cannot matter
+            saved.pop("rjieba", None)
+            current.pop("rjieba", None)
+        problems = list(version_differences(saved, current))
         if meta.get("uses_catalog", True):
             if catalog is None:
                 from ._catalog import load_catalog
