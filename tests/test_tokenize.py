@@ -158,3 +158,42 @@ def test_new_models_use_rjieba(catalog):
 
     assert _tokenizer_for(catalog).backend == "rjieba"
     assert _tokenizer_for(None).backend == "rjieba"
+
+
+class TestSavedFrequencies:
+    """A saved rjieba model carries jieba's user-word frequencies, so loading it needs no jieba."""
+
+    def test_loaded_model_segments_without_jieba(self, router, monkeypatch):
+        from sujian_router._classifier import TextClassifier
+
+        arrays, meta = router.classifier.to_state()
+        tok = router.classifier.tokenizer
+        assert tok.backend == "rjieba"
+        assert arrays["tokenizer_frequencies"].shape == (len(tok.user_words), 2)
+        text = "晚上坪山河边广场舞噪音扰民，华华华庭里面也听得到"
+        expected = tok(text)
+
+        def no_jieba(self):
+            raise AssertionError("jieba's dictionary was loaded")
+
+        monkeypatch.setattr(Tokenizer, "_build_jieba", no_jieba)
+        loaded = TextClassifier.from_state(arrays, meta)
+        assert loaded.tokenizer(text) == expected
+        assert loaded.top_k([text], k=3)[0].tolist() == router.classifier.top_k([text], k=3)[0].tolist()
+
+    def test_frequencies_of_another_length_are_refused(self, router):
+        from sujian_router import ModelFileError
+        from sujian_router._classifier import TextClassifier
+
+        arrays, meta = router.classifier.to_state()
+        arrays = dict(arrays, tokenizer_frequencies=arrays["tokenizer_frequencies"][:-1])
+        with pytest.raises(ModelFileError, match="tokenizer_frequencies has shape"):
+            TextClassifier.from_state(arrays, meta)
+
+    def test_frequencies_travel_with_a_pickle(self):
+        import pickle
+
+        tok = Tokenizer(["深圳湾一号"], backend="rjieba")
+        freqs = tok._user_word_frequencies()
+        clone = pickle.loads(pickle.dumps(tok))
+        assert clone.__dict__.get("_frequencies") == freqs

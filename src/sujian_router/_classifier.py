@@ -1165,6 +1165,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                            "w1_indptr": self.W1_.indptr, "b1": self.b1_})
         params = self.get_params(deep=False)
         tok = params.pop("tokenizer")
+        if isinstance(tok, Tokenizer) and tok.backend == "rjieba":  # loads then need no jieba
+            arrays["tokenizer_frequencies"] = np.asarray(tok._user_word_frequencies(), dtype=np.int64)
         params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()}
         meta = {
             "format": _FORMAT,
@@ -1202,6 +1204,12 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             if tok is not None:
                 tok = Tokenizer(tok["user_words"], backend=tok["backend"],
                                 stopwords=tok["stopwords"], hmm=tok["hmm"])
+                if "tokenizer_frequencies" in arrays:
+                    freqs = np.asarray(arrays["tokenizer_frequencies"])
+                    if freqs.shape != (len(tok.user_words), 2):
+                        raise ModelFileError(f"tokenizer_frequencies has shape {freqs.shape}, expected "
+                                             f"({len(tok.user_words)}, 2): one row per user word")
+                    tok._frequencies = tuple(map(tuple, freqs.astype(np.int64).tolist()))
             self = cls(tokenizer=tok, **params)
             self._terms_ = list(meta["vocabulary"])
             self.vocabulary_ = {t: i for i, t in enumerate(self._terms_)}

@@ -171,9 +171,9 @@ class Tokenizer:
 
     # -- segmentation -----------------------------------------------------------
     def _build(self):
-        jieba_seg, added = self._build_jieba()
         hmm = self.hmm
         if self.backend == "jieba":
+            jieba_seg, _ = self._build_jieba()
             return lambda text: jieba_seg.lcut(text, HMM=hmm)
         try:
             import rjieba
@@ -186,13 +186,27 @@ class Tokenizer:
         # both choose the same segmentation (with the HMM off).
         seg = rjieba.Jieba()
         replaced = 0
-        for word, freq, old in added:
-            seg.add_word(word, freq, None)
+        for word, (freq, old) in zip(self.user_words, self._user_word_frequencies()):
+            seg.add_word(word.lower(), freq, None)
             replaced += old
         if replaced:
             seg.add_word(_TOTAL_PAD, replaced, None)
-        del jieba_seg
         return lambda text: seg.cut(text, hmm)
+
+    def _user_word_frequencies(self):
+        """``(frequency, previous frequency)`` jieba gives each of ``user_words``, in order.
+
+        Computed once with jieba (which takes about 1.5 s: its dictionary is
+        loaded) and kept on the instance, so it pickles with it and saved
+        models store it (``TextClassifier.to_state``): a loaded model builds
+        its rjieba segmenter without jieba, with the frequencies it was
+        trained with.
+        """
+        freqs = self.__dict__.get("_frequencies")
+        if freqs is None or len(freqs) != len(self.user_words):
+            _, added = self._build_jieba()
+            freqs = self._frequencies = tuple((freq, old) for _, freq, old in added)
+        return freqs
 
     def _build_jieba(self):
         """A private ``jieba.Tokenizer`` with the user words, and ``(word, freq, old_freq)`` per word added."""
