@@ -90,15 +90,17 @@ def test_params_are_normalised():
                               "stopwords": ["的"], "hmm": False}
 
 
+@pytest.fixture(scope="module")
+def pair(catalog):
+    """A jieba and an rjieba tokenizer with the user words of a new catalog model."""
+    from sujian_router._train import _tokenizer_for
+
+    ref = _tokenizer_for(catalog)  # ~10,000 catalog words, many already in jieba's dictionary
+    return Tokenizer(ref.user_words, backend="jieba"), Tokenizer(ref.user_words, backend="rjieba")
+
+
 class TestBackendsAgree:
     """The rjieba backend reproduces jieba's segmentation (HMM off), user words included."""
-
-    @pytest.fixture(scope="class")
-    def pair(self, catalog):
-        from sujian_router._train import _tokenizer_for
-
-        ref = _tokenizer_for(catalog)  # ~10,000 catalog words, many already in jieba's dictionary
-        return Tokenizer(ref.user_words, backend="jieba"), Tokenizer(ref.user_words, backend="rjieba")
 
     @staticmethod
     def _differences(pair, texts):
