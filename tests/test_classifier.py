@@ -108,11 +108,24 @@ def test_unfitted_raises():
         ({"n_jobs": 0}, "n_jobs"),
         ({"exact_above": 1.5}, "exact_above"),
         ({"exact_above": -0.1}, "exact_above"),
+        ({"tol": 0}, "tol must be"),
+        ({"tol": "1e-2"}, "tol must be"),
     ],
 )
 def test_invalid_params_rejected_at_fit(params, match):
     with pytest.raises(ValueError, match=match):
         TextClassifier(**params).fit(["a b", "a c"], ["x", "y"])
+
+
+def test_tol_reaches_the_solver(data, tokenizer):
+    """A looser SVM tolerance stops earlier, so the weights differ; the same tolerance twice gives the same."""
+    X, y, g = data["train"]
+    kw = dict(tokenizer=tokenizer, max_weights_per_class=50)
+    tight = TextClassifier(tol=1e-4, **kw).fit(X, y, groups=g)
+    again = TextClassifier(tol=1e-4, **kw).fit(X, y, groups=g)
+    loose = TextClassifier(tol=10.0, **kw).fit(X, y, groups=g)
+    assert (tight.W2_ != again.W2_).nnz == 0
+    assert (tight.W2_ != loose.W2_).nnz > 0
 
 
 @pytest.mark.parametrize("hierarchy", ["two-level", "flat"])

@@ -126,6 +126,19 @@ class TestWorkers:
         assert a.temperatures_ == b.temperatures_
 
 
+class TestClassifierParams:
+    def test_catalog_models_get_the_catalog_params(self, router):
+        import sujian_router._train as tr
+
+        params = router.classifier.get_params()
+        assert {k: params[k] for k in tr.CATALOG_PARAMS} == tr.CATALOG_PARAMS
+
+    def test_saved_model_keeps_the_tolerance(self, router, saved_router):
+        from sujian_router import Router
+
+        assert Router.load(saved_router).classifier.tol == router.classifier.tol
+
+
 class TestDefaultModelCache:
     """``ensure_default_model`` reuses a cached default only if the catalog and the recipe are current."""
 
