@@ -356,10 +356,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         :meth:`predict_proba` always scores everything.
     tol : float, default=1e-4
         Stopping tolerance of each linear SVM (scikit-learn's ``LinearSVC``
-        default). Catalog models trained by :func:`train` use ``1e-2``: on
-        99,245 synthetic tickets that fitted in 83 s instead of 101 s with the
-        same held-out top-1 (0.854), because most one-vs-rest problems stop
-        after about half the passes.
+        default). Catalog models trained by :func:`train` use ``1e-2``: the
+        whole ``train()`` on 99,245 synthetic tickets took 84-86 s instead of
+        101-104 s (two runs each) with the same held-out top-1 (0.854),
+        because the one-vs-rest problems stop after fewer passes.
     max_iter : int, default=1000
         Iteration cap of each linear SVM.
     n_jobs : int or None, default=None
