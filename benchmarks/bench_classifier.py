@@ -20,7 +20,8 @@ fitted model when every item is scored, and through ``Router.route_many``.
 
 Models
 ------
-``ours``  :class:`sujian_router._classifier.TextClassifier`, two-level, pruned.
+``ours``  :class:`sujian_router._classifier.TextClassifier` with ``train()``'s parameters
+          (``CATALOG_PARAMS``): three levels (categories, subcategories, items), pruned.
 ``sgd``   flat baseline: the same tokenizer and TF-IDF (scikit-learn
           ``TfidfVectorizer`` with our analyzer, ``min_df=2``), then
           ``SGDClassifier(loss="hinge")`` one-vs-rest over all items, weights
@@ -80,6 +81,7 @@ def _make_data(args, workdir: Path) -> dict:
             "text": [prepare_text(t).text for t in df["text"].tolist()],
             "label": [str(v) for v in df["label"].tolist()],
             "category": [str(v) for v in df["category"].tolist()],
+            "subcategory": [catalog.get(str(v)).subcategory_code for v in df["label"].tolist()],
         }
     words = set()
     for it in catalog.items:
@@ -206,11 +208,12 @@ def _worker(args) -> dict:
     if args.worker == "ours":
         from sujian_router._classifier import TextClassifier
         from sujian_router._persist import load_model_dir, save_model_dir
+        from sujian_router._train import CATALOG_PARAMS
 
         t0 = time.perf_counter()
-        clf = TextClassifier(tokenizer=tok, C=args.C, max_weights_per_class=args.max_weights,
+        clf = TextClassifier(tokenizer=tok, **{**CATALOG_PARAMS, "C": args.C}, max_weights_per_class=args.max_weights,
                              random_state=args.seed, n_jobs=args.n_jobs)
-        clf.fit(tr["text"], tr["label"], groups=tr["category"])
+        clf.fit(tr["text"], tr["label"], groups=tr["category"], subgroups=tr["subcategory"])
         out["fit_s"] = time.perf_counter() - t0
         half = len(ho["text"]) // 2  # calibrate on the first half, report on all
         clf.calibrate(ho["text"][:half], ho["label"][:half])
@@ -220,7 +223,7 @@ def _worker(args) -> dict:
         clf2 = TextClassifier.from_state(*load_model_dir(model_dir))
         out["load_s"] = time.perf_counter() - t0
         out["n_terms"] = len(clf.vocabulary_)
-        out["nnz"] = int(clf.W2_.nnz + (0 if clf.W1_ is None else clf.W1_.nnz))
+        out["nnz"] = int(sum(W.nnz for W in (clf.W1_, clf.Ws_, clf.W2_) if W is not None))
 
         def top_k(texts):
             return clf2.top_k(texts, k=5)[0]
@@ -315,7 +318,7 @@ def _run_worker(kind, args, data_path, workdir):
 
 
 _NAMES = {
-    "ours": "TextClassifier two-level, pruned (best-first search)",
+    "ours": "TextClassifier three-level, pruned (best-first search)",
     "ours/every_group": "same model, every item scored",
     "ours/route_many": "same model, Router.route / route_many (rules, explanations)",
     "ours/route_many_bare": "same, route_many(explain=False) as route_file uses it",

@@ -1,4 +1,4 @@
-"""Tests of TextClassifier: scikit-learn contract, two-level and flat models, state round trip."""
+"""Tests of TextClassifier: scikit-learn contract, three-, two-level and flat models, state round trip."""
 
 import numpy as np
 import pytest
@@ -36,6 +36,18 @@ def _make(seed, per_class):
     return texts, np.array(labels), np.array(groups)
 
 
+def _subgroups(labels):
+    """Subgroups of the toy labels: classes 0-3, 4-8 and 9 (one item) of each group; group 5 has one."""
+    out = []
+    for label in labels:
+        g, c = int(label[:2]), int(label[3:])
+        out.append(f"S{g}-all" if g == N_GROUPS - 1 else f"S{g}-{'a' if c < 4 else 'b' if c < 9 else 'c'}")
+    return np.array(out)
+
+
+N_SUBGROUPS = 3 * (N_GROUPS - 1) + 1
+
+
 @pytest.fixture(scope="session")
 def data():
     return {"train": _make(0, PER_CLASS), "test": _make(1, 5), "cal": _make(2, 5)}
@@ -50,6 +62,13 @@ def tokenizer():
 def two_level(data, tokenizer):
     X, y, g = data["train"]
     return TextClassifier(tokenizer=tokenizer, max_weights_per_class=50).fit(X, y, groups=g)
+
+
+@pytest.fixture(scope="session")
+def three_level(data, tokenizer):
+    X, y, g = data["train"]
+    return TextClassifier(tokenizer=tokenizer, max_weights_per_class=50).fit(X, y, groups=g,
+                                                                           subgroups=_subgroups(y))
 
 
 @pytest.fixture(scope="session")
@@ -69,8 +88,13 @@ def titled(data, tokenizer):
     return TextClassifier(tokenizer=tokenizer, title_block=True).fit(_titled(X), y)
 
 
-@pytest.fixture(params=["two_level", "flat", "titled"])
+@pytest.fixture(params=["three_level", "two_level", "flat", "titled"])
 def model(request):
+    return request.getfixturevalue(request.param)
+
+
+@pytest.fixture(params=["three_level", "two_level"])
+def grouped(request):
     return request.getfixturevalue(request.param)
 
 
@@ -110,6 +134,8 @@ def test_unfitted_raises():
         ({"exact_above": -0.1}, "exact_above"),
         ({"tol": 0}, "tol must be"),
         ({"tol": "1e-2"}, "tol must be"),
+        ({"negative_ratio": -1}, "negative_ratio must be"),
+        ({"max_weights_per_subgroup": 0}, "max_weights_per_subgroup"),
     ],
 )
 def test_invalid_params_rejected_at_fit(params, match):
@@ -128,7 +154,7 @@ def test_tol_reaches_the_solver(data, tokenizer):
     assert (tight.W2_ != loose.W2_).nnz > 0
 
 
-@pytest.mark.parametrize("hierarchy", ["two-level", "flat"])
+@pytest.mark.parametrize("hierarchy", ["three-level", "two-level", "flat"])
 def test_parallel_fit_gives_the_same_model(data, tokenizer, hierarchy, monkeypatch):
     import sujian_router._classifier as mod
 
@@ -136,11 +162,13 @@ def test_parallel_fit_gives_the_same_model(data, tokenizer, hierarchy, monkeypat
     X, y, g = data["train"]
     progress = []
     kw = dict(tokenizer=tokenizer, max_weights_per_class=50, hierarchy=hierarchy)
-    serial = TextClassifier(**kw).fit(X, y, groups=g)
-    threaded = TextClassifier(**kw, n_jobs=2).fit(X, y, groups=g, progress=lambda *a: progress.append(a))
+    serial = TextClassifier(**kw).fit(X, y, groups=g, subgroups=_subgroups(y))
+    threaded = TextClassifier(**kw, n_jobs=2).fit(X, y, groups=g, subgroups=_subgroups(y),
+                                                  progress=lambda *a: progress.append(a))
+    assert serial.hierarchy_ == threaded.hierarchy_ == hierarchy
     assert threaded._terms_ == serial._terms_  # the same columns in the same order
     np.testing.assert_array_equal(threaded.idf_, serial.idf_)
-    for name in ("W2_", "W1_"):
+    for name in ("W2_", "W1_", "Ws_"):
         a, b = getattr(serial, name), getattr(threaded, name)
         if a is None:
             assert b is None
@@ -158,17 +186,53 @@ def test_single_string_rejected(two_level):
         two_level.predict("噪音")
 
 
-def test_label_in_two_groups_rejected(tokenizer):
-    with pytest.raises(ValueError, match="more than one group"):
-        TextClassifier(tokenizer=tokenizer, min_df=1).fit(
-            ["a b", "a c", "b c"], ["x", "x", "y"], groups=["G1", "G2", "G1"])
+@pytest.mark.parametrize(
+    "groups, subgroups, params, match",
+    [
+        (["G1", "G2", "G1"], None, {}, "label 'x' appears with more than one group"),
+        (["G1", "G1", "G1"], ["S1", "S2", "S1"], {}, "label 'x' appears with more than one subgroup"),
+        (["G1", "G1", "G2"], ["S1", "S1", "S1"], {}, "subgroup 'S1' appears with more than one group"),
+        (None, ["S1", "S1", "S2"], {}, "subgroups= needs groups="),
+        (["G1", "G1", "G2"], None, {"hierarchy": "three-level"}, "needs subgroups="),
+        (None, None, {"hierarchy": "three-level"}, "needs groups="),
+        (["G1", "G1"], None, {}, "groups has 2 entries but y has 3"),
+        (["G1", "G1", "G2"], ["S1"], {}, "subgroups has 1 entries but y has 3"),
+    ],
+)
+def test_inconsistent_hierarchy_rejected(tokenizer, groups, subgroups, params, match):
+    with pytest.raises(ValueError, match=match):
+        TextClassifier(tokenizer=tokenizer, min_df=1, **params).fit(
+            ["a b", "a c", "b c"], ["x", "x", "y"], groups=groups, subgroups=subgroups)
 
 
 # ----------------------------------------------------------------- model structure
-def test_hierarchy_chosen(two_level, flat):
+def test_hierarchy_chosen(three_level, two_level, flat):
+    assert three_level.hierarchy_ == "three-level" and three_level.groups_.size == N_GROUPS
+    assert three_level.subgroups_.size == N_SUBGROUPS and three_level.Ws_.shape[1] == N_SUBGROUPS
     assert two_level.hierarchy_ == "two-level" and two_level.groups_.size == N_GROUPS
+    assert two_level.subgroups_ is None and two_level.Ws_ is None
     assert flat.hierarchy_ == "flat"
-    assert two_level.classes_.size == flat.classes_.size == N_GROUPS * PER_GROUP
+    assert three_level.classes_.size == two_level.classes_.size == flat.classes_.size == N_GROUPS * PER_GROUP
+
+
+def test_subgroups_of_classes_follow_the_data(three_level):
+    want = dict(zip(three_level.classes_, _subgroups(three_level.classes_)))
+    got = three_level.subgroups_[three_level.class_subgroup_]
+    assert dict(zip(three_level.classes_, got)) == want
+
+
+@pytest.mark.parametrize(
+    "hierarchy, subgroups_of, expected",
+    [
+        ("two-level", _subgroups, "two-level"),  # asked for two levels: subgroups are not used
+        ("auto", lambda y: np.array([f"S{label[:2]}" for label in y]), "two-level"),  # one per group: no level
+        ("auto", _subgroups, "three-level"),
+    ],
+)
+def test_subgroups_give_three_levels_only_where_they_add_one(data, tokenizer, hierarchy, subgroups_of, expected):
+    X, y, g = data["train"]
+    est = TextClassifier(tokenizer=tokenizer, max_weights_per_class=50, hierarchy=hierarchy)
+    assert est.fit(X, y, groups=g, subgroups=subgroups_of(y)).hierarchy_ == expected
 
 
 def test_auto_is_flat_with_few_classes(data, tokenizer):
@@ -181,6 +245,26 @@ def test_auto_is_flat_with_few_classes(data, tokenizer):
 def test_pruning_budget_respected(two_level):
     per_class = np.bincount(two_level.W2_.indices, minlength=two_level.classes_.size)
     assert per_class.max() <= 50
+
+
+def test_subgroup_budget_respected(data, tokenizer, three_level):
+    X, y, g = data["train"]
+    est = TextClassifier(tokenizer=tokenizer, max_weights_per_class=50, max_weights_per_subgroup=7)
+    est.fit(X, y, groups=g, subgroups=_subgroups(y))
+    assert np.bincount(est.Ws_.indices, minlength=N_SUBGROUPS).max() == 7
+    assert np.bincount(three_level.Ws_.indices, minlength=N_SUBGROUPS).max() > 7  # the default keeps more
+
+
+def test_negative_ratio_only_changes_the_item_models(data, tokenizer, three_level):
+    """Item models of a subgroup also see rows of its sibling subgroups (three_level: 3x their own rows)."""
+    X, y, g = data["train"]
+    alone = TextClassifier(tokenizer=tokenizer, max_weights_per_class=50, negative_ratio=0)
+    alone.fit(X, y, groups=g, subgroups=_subgroups(y))
+    assert (alone.W1_ != three_level.W1_).nnz == 0 and (alone.Ws_ != three_level.Ws_).nnz == 0
+    assert (alone.W2_ != three_level.W2_).nnz > 0
+    # the one-subgroup group has no siblings to draw from, so its item models are the same
+    last = three_level._bounds[three_level._leaf_bounds[-2]]
+    np.testing.assert_array_equal(alone.W2_[:, last:].toarray(), three_level.W2_[:, last:].toarray())
 
 
 @pytest.mark.parametrize("budget", [5, None])
@@ -203,7 +287,7 @@ def test_flat_model_with_many_classes_is_pruned(data, tokenizer):
 
 def test_weight_layout_matches_predict_path(model):
     # scoring is X (CSR, n x terms) @ W (CSR, terms x classes): W must be canonical CSR float32
-    for W in (model.W2_, model.W1_):
+    for W in (model.W2_, model.W1_, model.Ws_):
         if W is None:
             continue
         assert W.format == "csr" and W.dtype == np.float32
@@ -283,6 +367,11 @@ class TestCandidateSearch:
         np.add.at(G.T, group_of, P.T)  # P(group) = sum of its items' probabilities
         return np.sort(G, axis=1)[:, ::-1][:, mod._SEARCH_ROUNDS] > est.exact_above
 
+    @staticmethod
+    def _upper_levels(est):
+        """Columns scored for every row before any item: groups, and subgroups with three levels."""
+        return [est.groups_.size] + ([] if est.Ws_ is None else [est.Ws_.shape[1]])
+
     @classmethod
     def _soft(cls, fitted, X=None, **params):
         """Softer temperatures: items spread within groups; groups spread enough that
@@ -297,18 +386,18 @@ class TestCandidateSearch:
         return est
 
     @pytest.mark.parametrize("k", [1, 3, 15])
-    def test_exact_above_zero_gives_the_full_ranking(self, data, two_level, k):
+    def test_exact_above_zero_gives_the_full_ranking(self, data, grouped, k):
         X, _, _ = data["test"]
-        est = self._soft(two_level, exact_above=0.0)
+        est = self._soft(grouped, exact_above=0.0)
         labels, probs = est.top_k(X[:60], k=k)
         full_l, full_p = _full_ranking(est, X[:60], k)
         np.testing.assert_allclose(probs, full_p, rtol=1e-9)
         np.testing.assert_array_equal(labels, full_l)
 
     @pytest.mark.parametrize("floor", [0.003, 0.01])
-    def test_candidates_above_the_floor_are_exact(self, data, two_level, floor):
+    def test_candidates_above_the_floor_are_exact(self, data, grouped, floor):
         X, _, _ = data["test"]
-        est = self._soft(two_level, X[:60], exact_above=floor)
+        est = self._soft(grouped, X[:60], exact_above=floor)
         spread = self._spread(est, X[:60])
         assert spread.any() and (~spread).any()  # both paths of the search are checked
         labels, probs = est.top_k(X[:60], k=15)
@@ -322,11 +411,11 @@ class TestCandidateSearch:
         col = np.searchsorted(est.classes_, labels)
         np.testing.assert_allclose(np.take_along_axis(P, col, axis=1), probs, rtol=1e-9)
 
-    def test_spread_texts_are_scored_in_full_without_the_rounds(self, data, two_level, monkeypatch):
+    def test_spread_texts_are_scored_in_full_without_the_rounds(self, data, grouped, monkeypatch):
         import sujian_router._classifier as mod
 
         X, _, _ = data["test"]
-        est = self._soft(two_level, X[:60], exact_above=0.01)
+        est = self._soft(grouped, X[:60], exact_above=0.01)
         spread = self._spread(est, X[:60])
         assert spread.any() and (~spread).any()  # both paths are exercised
         calls = []
@@ -337,16 +426,17 @@ class TestCandidateSearch:
             calls.clear()
             labels, _ = est.top_k([X[i]], k=1)
             assert labels[0, 0] == full_l[i, 0]
-            if spread[i]:  # level 1, then every class at once
-                assert calls == [est.groups_.size, est.classes_.size]
-            else:  # level 1, then one group's block per round
-                assert calls[0] == est.groups_.size and est.classes_.size not in calls[1:2]
+            upper = self._upper_levels(est)
+            if spread[i]:  # groups (and subgroups), then every class at once
+                assert calls == upper + [est.classes_.size]
+            else:  # groups (and subgroups), then one group's block per round
+                assert calls[:len(upper)] == upper and est.classes_.size not in calls[len(upper):len(upper) + 1]
 
-    def test_confident_texts_score_only_their_group(self, data, two_level, monkeypatch):
+    def test_confident_texts_score_only_their_group(self, data, grouped, monkeypatch):
         import sujian_router._classifier as mod
 
         X, _, _ = data["test"]
-        est = _with_params(two_level, exact_above=0.01)  # fitted temperatures: confident
+        est = _with_params(grouped, exact_above=0.01)  # fitted temperatures: confident
         scored = []
         real = mod._sparse_scores
 
@@ -356,8 +446,8 @@ class TestCandidateSearch:
 
         monkeypatch.setattr(mod, "_sparse_scores", counting)
         est.top_k(X[:60], k=1)
-        n_groups, n_classes = est.groups_.size, est.classes_.size
-        level2 = sum(scored) - 60 * n_groups  # minus the level-1 scores of every row
+        n_classes = est.classes_.size
+        level2 = sum(scored) - 60 * sum(self._upper_levels(est))  # minus group (and subgroup) scores of every row
         assert level2 < 60 * n_classes / 2  # a full scoring would be 60 * n_classes
 
     def test_refit_drops_the_caches_of_the_previous_fit(self, data, tokenizer):
@@ -390,6 +480,16 @@ def test_explain_returns_terms_of_the_text(two_level, data):
     assert all(score > 0 for _, score in out)
     assert [s for _, s in out] == sorted((s for _, s in out), reverse=True)
     assert all(t.split(" ")[0] in X[0] for t, _ in out)
+
+
+def test_explain_counts_the_subgroup_level(three_level, data):
+    """A term's contribution is its weight for the item, the group and (three levels) the subgroup."""
+    X, y, _ = data["test"]
+    arrays, meta = three_level.to_state()
+    arrays["ws_data"] = np.zeros_like(arrays["ws_data"])
+    without = TextClassifier.from_state(arrays, meta)
+    got = [three_level.explain(t, label, n=3) for t, label in zip(X[:20], y[:20])]
+    assert got != [without.explain(t, label, n=3) for t, label in zip(X[:20], y[:20])]
 
 
 def test_explain_strips_prefixes(titled, data):
@@ -431,6 +531,13 @@ def test_state_round_trip_identical_predictions(model, data):
     assert rebuilt.get_params()["tokenizer"] == model.get_params()["tokenizer"]
 
 
+@pytest.mark.parametrize("name, fmt", [("three_level", "/2"), ("two_level", "/1"), ("flat", "/1")])
+def test_state_format_names_what_a_reader_needs(request, name, fmt):
+    """Two levels keep the first format (earlier versions read it); three need the one with subgroups."""
+    _, meta = request.getfixturevalue(name).to_state()
+    assert meta["format"] == "sujian_router.TextClassifier" + fmt
+
+
 def test_from_state_rejects_foreign_state(two_level):
     arrays, meta = two_level.to_state()
     with pytest.raises(ModelFileError, match="format"):
@@ -441,13 +548,15 @@ def test_from_state_rejects_foreign_state(two_level):
 
 
 # ----------------------------------------------------------------- calibration
-def test_calibrate_improves_or_keeps_nll(data, two_level):
+def test_calibrate_improves_or_keeps_nll(data, grouped):
     X, y, _ = data["cal"]
-    est = TextClassifier.from_state(*two_level.to_state())
+    est = TextClassifier.from_state(*grouped.to_state())
+    est.temperatures_ = (0.5,) * len(est.temperatures_)  # far from the best, so that there is work to do
     est.calibrate(X, y)
     cal = est.calibration_
-    assert cal["nll_after"] <= cal["nll_before"] + 1e-12
+    assert cal["nll_after"] < cal["nll_before"]
     assert tuple(cal["temperatures"]) == est.temperatures_
+    assert len(est.temperatures_) == (3 if est.Ws_ is not None else 2)  # one per level
     assert 0 <= cal["ece_after"] <= 1
     np.testing.assert_allclose(est.predict_proba(X[:10]).sum(axis=1), 1.0)
 

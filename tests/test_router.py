@@ -194,6 +194,12 @@ class TestPersistence:
         assert [_key(x) for x in a] == [_key(y) for y in b]
         assert loaded.review_threshold == pytest.approx(router.review_threshold)
 
+    def test_model_card_names_the_model(self, router, saved_router):
+        card = (saved_router / "MODEL_CARD.md").read_text(encoding="utf-8")
+        assert f"- labels: {router.classifier.classes_.size}" in card
+        assert "- classifier: three-level sparse linear model" in card
+        assert "SYNTHETIC" in card
+
     def test_missing_directory_is_a_model_file_error(self, tmp_path):
         with pytest.raises(ModelFileError, match="missing|not found|does not exist"):
             Router.load(tmp_path / "nope")

@@ -133,6 +133,12 @@ class TestClassifierParams:
         params = router.classifier.get_params()
         assert {k: params[k] for k in tr.CATALOG_PARAMS} == tr.CATALOG_PARAMS
 
+    def test_catalog_models_have_three_levels(self, router, catalog):
+        clf = router.classifier
+        assert clf.hierarchy_ == "three-level"
+        assert list(clf.groups_[clf.class_group_]) == [catalog.get(c).category_code for c in clf.classes_]
+        assert list(clf.subgroups_[clf.class_subgroup_]) == [catalog.get(c).subcategory_code for c in clf.classes_]
+
     def test_saved_model_keeps_the_tolerance(self, router, saved_router):
         from sujian_router import Router
 

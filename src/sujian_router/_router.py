@@ -228,7 +228,7 @@ class Router:
         if self.catalog is not None:
             meta["catalog_fingerprint"] = self.catalog.fingerprint
             meta["catalog_items"] = len(self.catalog)
-        text = card if card is not None else _model_card(meta)
+        text = card if card is not None else _model_card(meta, n_labels=len(arrays["classes"]))
         return save_model_dir(Path(path), arrays, meta, text)
 
     # ------------------------------------------------------------------ ranking
@@ -544,11 +544,13 @@ def _with_flag(decision, flag, reason):
     return replace(decision, flags=(*decision.flags, flag), reasons=(*decision.reasons, reason), needs_review=True)
 
 
-def _model_card(meta):
-    """A short human-readable model card from the metadata."""
+def _model_card(meta, n_labels):
+    """A short human-readable model card from the metadata (the labels are stored with the arrays)."""
     lines = ["# sujian_router model", ""]
     lines.append(f"- kind: {'duty items of a catalog' if meta.get('uses_catalog', True) else 'free labels'}")
-    lines.append(f"- labels: {len(meta.get('classifier', {}).get('classes', []))}")
+    lines.append(f"- labels: {n_labels}")
+    if meta.get("classifier", {}).get("hierarchy"):
+        lines.append(f"- classifier: {meta['classifier']['hierarchy']} sparse linear model")
     if meta.get("training"):
         t = meta["training"]
         lines.append(f"- training rows used: {t.get('rows_used')} (quarantined {t.get('rows_quarantined')}, "

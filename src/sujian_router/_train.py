@@ -26,10 +26,12 @@ DEFAULT_N_PER_ITEM = 12
 DEFAULT_SEED = 20240612
 #: Version of the recipe that builds the default model; a cached default built by another recipe is
 #: rebuilt. 2: segmented with the rjieba backend. 3: SVM tolerance 1e-2 (``CATALOG_PARAMS``).
-DEFAULT_RECIPE = 3
+#: 4: three levels (category, subcategory, item).
+DEFAULT_RECIPE = 4
 _BUILD_LOCK = threading.Lock()
 
-#: Classifier parameters for catalog (item-code) models: two levels, pruned, all groups scored.
+#: Classifier parameters for catalog (item-code) models (``train()`` passes categories and
+#: subcategories, so they have three levels).
 #: A looser SVM tolerance than scikit-learn's 1e-4 fits faster at the same held-out accuracy
 #: (see ``TextClassifier``'s ``tol``).
 CATALOG_PARAMS = {"tol": 1e-2}
@@ -104,7 +106,7 @@ def _data_hash(texts, labels) -> str:
     return h.hexdigest()
 
 
-def _fit_with_bar(clf, X, y, groups, progress):
+def _fit_with_bar(clf, X, y, hierarchy, progress):
     """Fit ``clf`` with a progress bar over its featurisation chunks and linear models."""
     from tqdm import tqdm
 
@@ -115,7 +117,8 @@ def _fit_with_bar(clf, X, y, groups, progress):
             bar.set_postfix_str(stage, refresh=False)
             bar.refresh()
 
-        clf.fit(X, y, groups=groups, progress=update)
+        groups, subgroups = hierarchy
+        clf.fit(X, y, groups=groups, subgroups=subgroups, progress=update)
 
 
 _MAP_CHUNK = 10000  # rows per task when train() prepares or scores texts in worker processes
@@ -266,9 +269,11 @@ def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fracti
     steps.update(1)
     steps.set_description("preparing text")
     prepared = [p for part in _chunked(_prepare_chunk, texts, len(texts), n_jobs) for p in part]
-    groups = None
-    if not free_labels:
-        groups = [catalog.get(c).category_code for c in labels]
+    groups = subgroups = None
+    if not free_labels:  # categories, then subcategories: a three-level model
+        items = [catalog.get(c) for c in labels]
+        groups = np.asarray([it.category_code for it in items], dtype=object)
+        subgroups = np.asarray([it.subcategory_code for it in items], dtype=object)
     params = dict(FREE_LABEL_PARAMS if free_labels else CATALOG_PARAMS)
     params.update(classifier_params or {})
     params.setdefault("random_state", seed)
@@ -282,8 +287,7 @@ def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fracti
     clf = TextClassifier(**params)
     X = np.asarray(prepared, dtype=object)
     y = np.asarray(labels, dtype=object)
-    g = None if groups is None else np.asarray(groups, dtype=object)
-    _fit_with_bar(clf, X[tr], y[tr], None if g is None else g[tr], progress)
+    _fit_with_bar(clf, X[tr], y[tr], [None if h is None else h[tr] for h in (groups, subgroups)], progress)
     steps.update(1)
     steps.set_description("calibrating")
     metrics = {}
@@ -308,7 +312,7 @@ def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fracti
         steps.set_description("refitting on all rows")
         # keep the temperatures fitted on held-out rows: the refit model sees them all
         temperatures, calibration = clf.temperatures_, getattr(clf, "calibration_", None)
-        _fit_with_bar(clf, X, y, g, progress)
+        _fit_with_bar(clf, X, y, (groups, subgroups), progress)
         clf.temperatures_ = temperatures
         if calibration is not None:
             clf.calibration_ = calibration
