@@ -369,8 +369,8 @@ class TestCandidateSearch:
 
     @staticmethod
     def _upper_levels(est):
-        """Columns scored for every row before any item: groups, and subgroups with three levels."""
-        return [est.groups_.size] + ([] if est.Ws_ is None else [est.Ws_.shape[1]])
+        """Columns scored for every row before any item: groups, and subgroups with three levels (one product)."""
+        return [est.groups_.size + (0 if est.Ws_ is None else est.Ws_.shape[1])]
 
     @classmethod
     def _soft(cls, fitted, X=None, **params):

@@ -967,8 +967,11 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         return self._bounds[self._leaf_bounds]
 
     def _group_blocks(self):
-        """Level-1 weights, subgroup weights and the item weights of each group (CSR, float64), cached.
+        """Group and subgroup weights side by side with their biases, and the item weights of each
+        group (CSR, float64), cached.
 
+        The group and subgroup scores of a text come from one product (for one
+        text, each product costs more in call overhead than in arithmetic).
         float64 because scipy would otherwise widen the float32 weights on
         every product; the values are the stored ones, so scores are unchanged.
         """
@@ -977,8 +980,12 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             Wc = self.W2_.astype(np.float64).tocsc()
             cb = self._class_bounds()
             blocks = [Wc[:, a:b].tocsr() for a, b in zip(cb[:-1], cb[1:])]
-            Ws = None if self.Ws_ is None else self.Ws_.astype(np.float64)
-            cached = self._w2_blocks = (self.W1_.astype(np.float64), Ws, blocks)
+            upper, bias = self.W1_.astype(np.float64), self.b1_
+            if self.Ws_ is not None:
+                upper = sp.hstack([upper, self.Ws_.astype(np.float64)], format="csr")
+                bias = np.concatenate([self.b1_, self.bs_])
+            upper.sort_indices()
+            cached = self._w2_blocks = (upper, bias, blocks)
         return cached
 
     def _search(self, feat, k, temperatures=None):
@@ -1002,11 +1009,12 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         t1, t2 = temps[0], temps[2]
         if self.W1_ is None or n == 0:
             return _best_k(self._log_proba_from_scores(*self._scores(feat), temps), k)
-        W1, Ws, blocks = self._group_blocks()
-        lg = _log_softmax(_sparse_scores(X, W1, self.b1_) / t1, axis=1)
-        ll = None if Ws is None else self._leaf_log_proba(_sparse_scores(X, Ws, self.bs_), temps)
+        upper, upper_bias, blocks = self._group_blocks()
+        su = _sparse_scores(X, upper, upper_bias)
+        n_groups = self.groups_.size
+        lg = _log_softmax(su[:, :n_groups] / t1, axis=1)
+        ll = self._leaf_log_proba(su[:, n_groups:] if self.Ws_ is not None else None, temps)
         cb = self._class_bounds()
-        n_groups = lg.shape[1]
         order = np.argsort(-lg, axis=1, kind="stable")
         bound = np.hstack([np.take_along_axis(lg, order, axis=1), np.full((n, 1), -np.inf)])
         floor = math.log(self.exact_above) if self.exact_above > 0 else -np.inf
