@@ -36,9 +36,10 @@ Why three levels: a one-vs-rest SVM costs about (classes x rows). A category's
 item model is about 250 classes over the category's rows; a subcategory's is
 about 18 classes over roughly a fourteenth of those rows, plus the drawn
 sibling rows. On 500,540 synthetic tickets :func:`~sujian_router.train` took
-325 s instead of 585-667 s with two levels, at validation top-1 0.879 against
-0.878 (``benchmarks/bench_scale.py``); on 99,245 tickets 53.7 s instead of
-85.3 s, held-out top-1 0.854 for both and top-3 0.910 against 0.908.
+325 and 337 s (two runs) instead of 517-667 s with two levels (five runs), at
+validation top-1 0.879 against 0.878 (``benchmarks/bench_scale.py``); on
+99,245 tickets 53.7 s instead of 85.3 s, held-out top-1 0.854 for both and
+top-3 0.910 against 0.908.
 """
 
 from __future__ import annotations
