@@ -205,7 +205,8 @@ class _FitJob:
         if level == 1:  # leaves a..b of group i; their rows, in row order
             a, b = self.leaf_bounds[i], self.leaf_bounds[i + 1]
             rows = np.sort(self.row_order[self.row_ptr[a]:self.row_ptr[b]])
-            return self._fit_block(rows, self.class_leaf[self.y_idx[rows]] - a, b - a, self.subgroup_budget, self.seed + n_leaves + 1 + i, a)
+            return self._fit_block(rows, self.class_leaf[self.y_idx[rows]] - a, b - a, self.subgroup_budget,
+                                   self.seed + n_leaves + 1 + i, a)
         a, b = self.bounds[i], self.bounds[i + 1]
         if b - a == 1:
             return None
@@ -421,7 +422,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         99,245 synthetic tickets: 0.850 at 0, 0.854 at 3 (fit 46 s and 54 s),
         0.855 at 6 (65 s); two levels: 0.854 in 85 s.
     exact_above : float, default=0.01
-        Candidate search bound of :meth:`top_k` (two-level models). Groups are
+        Candidate search bound of :meth:`top_k` (models with groups). Groups are
         scored in order of probability until the best candidate and every
         candidate with probability >= ``exact_above`` are certain to be the
         same as with all groups scored; lower-ranked candidates below that
@@ -511,7 +512,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, *, tokenizer=None, word_ngram_range=(1, 1), char_ngram_range=(1, 2),
                  title_block=False, min_df=2, max_features=None, sublinear_tf=True, C=1.0,
                  hierarchy="auto", max_weights_per_class=400, max_weights_per_group=20000,
-                 max_weights_per_subgroup=2000, negative_ratio=3.0, exact_above=0.01, tol=1e-4, max_iter=1000, n_jobs=None, random_state=0):
+                 max_weights_per_subgroup=2000, negative_ratio=3.0, exact_above=0.01, tol=1e-4,
+                 max_iter=1000, n_jobs=None, random_state=0):
         self.tokenizer = tokenizer
         self.word_ngram_range = word_ngram_range
         self.char_ngram_range = char_ngram_range
@@ -815,8 +817,6 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             leaf_bounds = np.arange(n_groups + 1)
         n_leaves = leaf_bounds[-1]
         perm = np.lexsort((np.arange(n_classes), class_leaf))  # internal j -> class index
-        inv = np.empty_like(perm)
-        inv[perm] = np.arange(n_classes)
         bounds = np.concatenate([[0], np.cumsum(np.bincount(class_leaf, minlength=n_leaves))])
         row_leaf = class_leaf[y_idx]
         row_order = np.argsort(row_leaf, kind="stable")  # rows of each leaf, in row order
@@ -1035,12 +1035,12 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                 la, lb = self._leaf_bounds[g], self._leaf_bounds[g + 1]
                 # the same operations, in the same order, as _log_proba_from_scores
                 Xr = X if rs.size == n else X[rs]  # (one text: always the whole matrix)
-                sizes = np.diff(self._bounds[la:lb + 1])
-                s = _group_log_softmax(_sparse_scores(Xr, blocks[g], self.b2_[a:b]) / t2, self._bounds[la:lb + 1] - a)
+                leaves = self._bounds[la:lb + 1] - a  # the group's leaves within its block
+                s = _group_log_softmax(_sparse_scores(Xr, blocks[g], self.b2_[a:b]) / t2, leaves)
                 if ll is None:
                     s += lg[rs, g][:, None]
                 else:
-                    s += np.repeat(lg[rs, g][:, None] + ll[rs, la:lb], sizes, axis=1)
+                    s += np.repeat(lg[rs, g][:, None] + ll[rs, la:lb], np.diff(leaves), axis=1)
                 ids = np.broadcast_to(np.arange(a, b), s.shape)
                 best_id[rs], best_lp[rs] = _best_k(np.hstack([best_lp[rs], s]), k,
                                                    np.hstack([best_id[rs], ids]))
