@@ -211,8 +211,8 @@ def _worker(args) -> dict:
         from sujian_router._train import CATALOG_PARAMS
 
         t0 = time.perf_counter()
-        clf = TextClassifier(tokenizer=tok, **{**CATALOG_PARAMS, "C": args.C}, max_weights_per_class=args.max_weights,
-                             random_state=args.seed, n_jobs=args.n_jobs)
+        clf = TextClassifier(tokenizer=tok, **{**CATALOG_PARAMS, "C": args.C},
+                             max_weights_per_class=args.max_weights, random_state=args.seed, n_jobs=args.n_jobs)
         clf.fit(tr["text"], tr["label"], groups=tr["category"], subgroups=tr["subcategory"])
         out["fit_s"] = time.perf_counter() - t0
         half = len(ho["text"]) // 2  # calibrate on the first half, report on all

@@ -106,7 +106,7 @@ def _data_hash(texts, labels) -> str:
     return h.hexdigest()
 
 
-def _fit_with_bar(clf, X, y, hierarchy, progress):
+def _fit_with_bar(clf, X, y, groups, subgroups, progress):
     """Fit ``clf`` with a progress bar over its featurisation chunks and linear models."""
     from tqdm import tqdm
 
@@ -117,7 +117,6 @@ def _fit_with_bar(clf, X, y, hierarchy, progress):
             bar.set_postfix_str(stage, refresh=False)
             bar.refresh()
 
-        groups, subgroups = hierarchy
         clf.fit(X, y, groups=groups, subgroups=subgroups, progress=update)
 
 
@@ -287,7 +286,7 @@ def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fracti
     clf = TextClassifier(**params)
     X = np.asarray(prepared, dtype=object)
     y = np.asarray(labels, dtype=object)
-    _fit_with_bar(clf, X[tr], y[tr], [None if h is None else h[tr] for h in (groups, subgroups)], progress)
+    _fit_with_bar(clf, X[tr], y[tr], *[None if h is None else h[tr] for h in (groups, subgroups)], progress)
     steps.update(1)
     steps.set_description("calibrating")
     metrics = {}
@@ -312,7 +311,7 @@ def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fracti
         steps.set_description("refitting on all rows")
         # keep the temperatures fitted on held-out rows: the refit model sees them all
         temperatures, calibration = clf.temperatures_, getattr(clf, "calibration_", None)
-        _fit_with_bar(clf, X, y, (groups, subgroups), progress)
+        _fit_with_bar(clf, X, y, groups, subgroups, progress)
         clf.temperatures_ = temperatures
         if calibration is not None:
             clf.calibration_ = calibration
