@@ -139,7 +139,7 @@ class TestResolve:
 
     def test_street_roles_unique_per_street(self, directory):
         street_roles = [r for r in directory.roles if directory.level_of(r) == "street"]
-        assert set(street_roles) == {"街道办事处", "派出所", "社区工作站"}
+        assert set(street_roles) == {"街道办事处", "派出所", "社区工作站", "街道综合行政执法队"}
         for role in street_roles:
             names = [directory.resolve_unit(role, street=s) for s in directory.streets]
             assert all(r.exact and r.name for r in names)

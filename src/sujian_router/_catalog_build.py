@@ -16,7 +16,7 @@ Examples
 ...     _ = shutil.copy(_PACKAGE_DATA / "seeds" / "departments.yaml", tmp)
 ...     result = build_catalog(seed_dir=tmp, out_dir=tmp, strict=False)
 >>> result.n_items, result.n_units
-(0, 571)
+(0, 717)
 """
 
 from __future__ import annotations
