@@ -13,10 +13,11 @@ Examples
 >>> from pathlib import Path
 >>> from sujian_router._catalog_build import build_catalog, _PACKAGE_DATA
 >>> with tempfile.TemporaryDirectory() as tmp:
-...     _ = shutil.copy(_PACKAGE_DATA / "seeds" / "departments.yaml", tmp)
+...     for name in ("departments.yaml", "communities.csv"):
+...         _ = shutil.copy(_PACKAGE_DATA / "seeds" / name, tmp)
 ...     result = build_catalog(seed_dir=tmp, out_dir=tmp, strict=False)
->>> result.n_items, result.n_units
-(0, 717)
+>>> result.n_items, result.n_units > 1400
+(0, True)
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from ._catalog import CATALOG_COLUMNS, CATEGORIES, TOTAL_ITEMS, URGENCIES
 from ._departments import DEPARTMENT_COLUMNS, LEVELS
 from .exceptions import CatalogError
 
-__all__ = ["BuildResult", "build_catalog", "build_departments", "check_catalog", "main"]
+__all__ = ["BuildResult", "build_catalog", "build_departments", "check_catalog", "derive_communities", "main"]
 
 _PACKAGE_DATA = Path(__file__).resolve().parent / "data"
 _SEED_GLOB = "[0-9][0-9]_*.yaml"
@@ -111,13 +112,212 @@ def _csv_bytes(header, rows) -> bytes:
 
 
 # ------------------------------------------------------------ departments
-def build_departments(seed) -> list:
+_COMMUNITY_SUFFIXES = ("社区居民委员会", "社区居委会", "社区居委", "居民委员会", "居委会", "村民委员会", "村委会")
+COMMUNITY_COLUMNS = ("code", "official_name", "name", "parent_community", "street", "district")
+
+
+def _community_short(official: str):
+    """Return ``(short name, parent community)`` of an official committee name.
+
+    ``桂木园社区居民委员会`` gives ``('桂木园', '')``; a residents' committee
+    inside a community (``坂田社区坂田围居委会``) gives ``('坂田围', '坂田')``.
+    """
+    name = official
+    for suffix in _COMMUNITY_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            name = name[: -len(suffix)]
+            break
+    else:
+        if name.endswith("社区") and len(name) > 2:
+            name = name[:-2]
+    parent, sep, inner = name.partition("社区")
+    if sep and inner:
+        return inner, parent
+    return name, ""
+
+
+def derive_communities(source, out_path=None, *, departments_seed=None) -> Path:
+    """Write the package's ``seeds/communities.csv`` from the NBS community list.
+
+    Parameters
+    ----------
+    source : str or Path
+        A CSV with ``community_code, community, street_code, street, district``
+        (``shenzhen_communities.csv`` of the shared domain folder).
+    out_path : str or Path, optional
+        Where to write (default: the package's ``data/seeds/communities.csv``).
+    departments_seed : str or Path, optional
+        The departments seed whose districts decide each street's district
+        (大鹏新区's streets are coded under 龙岗区 in the NBS list).
+
+    Returns
+    -------
+    Path
+        The file written: official name, short name, parent community, street
+        and district for every community of a street in the directory
+        (virtual communities of bonded zones and the airport are left out).
+    """
+    import yaml
+
+    out = Path(out_path) if out_path is not None else _PACKAGE_DATA / "seeds" / "communities.csv"
+    seed_path = Path(departments_seed) if departments_seed else _PACKAGE_DATA / "seeds" / "departments.yaml"
+    seed = yaml.safe_load(seed_path.read_text(encoding="utf-8-sig"))
+    district_of = {s: d["name"] for d in seed["districts"] for s in d.get("streets") or ()}
+    with open(source, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in ("community_code", "community", "street") if c not in (reader.fieldnames or [])]
+        if missing:
+            raise CatalogError([f"expected columns {missing} in {source}, found {reader.fieldnames}"])
+        rows = []
+        for row in reader:
+            street = row["street"].strip()
+            if street not in district_of:
+                continue
+            short, parent = _community_short(row["community"].strip())
+            rows.append([row["community_code"].strip(), row["community"].strip(), short, parent,
+                         street, district_of[street]])
+    rows.sort(key=lambda r: r[0])
+    out.write_bytes(_csv_bytes(COMMUNITY_COLUMNS, rows))
+    return out
+
+
+def read_communities(path=None) -> list:
+    """Read ``seeds/communities.csv`` (or ``path``) as a list of dicts."""
+    if path is None:
+        text = (_PACKAGE_DATA / "seeds" / "communities.csv").read_text(encoding="utf-8-sig")
+    else:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    reader = csv.DictReader(io.StringIO(text))
+    found = list(reader.fieldnames or [])
+    if found != list(COMMUNITY_COLUMNS):
+        raise CatalogError([f"expected columns {list(COMMUNITY_COLUMNS)}, found {found}"], source=str(path or "communities.csv"))
+    return list(reader)
+
+
+class _Rows:
+    """Collects directory rows and the problems found while expanding the seed."""
+
+    def __init__(self):
+        self.rows, self.problems = [], []
+
+    def add(self, name, role, level, district="", street="", covers=(), parent="", community="", keywords=()):
+        self.rows.append({
+            "unit_id": "", "name": name, "role": role, "level": level, "district": district,
+            "street": street, "covers": "|".join(covers), "parent": parent,
+            "community": community, "keywords": "|".join(keywords),
+        })
+
+
+def _parent_city(city, role, spec, where, out):
+    parent = spec.get("parent", "")
+    if parent and parent not in city:
+        out.problems.append(f"departments.yaml: {where} {role}: parent {parent!r} is not a city role")
+        return ""
+    return city.get(parent, "")
+
+
+def _add_district(out, dist, city, district_roles, street_roles):
+    dname, short = dist.get("name", ""), dist.get("short", "")
+    if not dname or not short:
+        out.problems.append(f"departments.yaml: district {dist!r} needs name and short")
+        return {}
+    overrides = dist.get("overrides") or {}
+    local = {}
+    for role, spec in district_roles.items():
+        if spec.get("basin"):
+            continue
+        name = overrides.get(role) or spec.get("template", "").format(district=dname, short=short)
+        if not name:
+            out.problems.append(f"departments.yaml: district role {role}: no template")
+            continue
+        local[role] = name
+        out.add(name, role, "district", district=dname, parent=_parent_city(city, role, spec, "district role", out))
+    streets = {}
+    for street in dist.get("streets") or []:
+        sshort = street[:-2] if street.endswith("街道") else street[:-1]
+        is_town = street.endswith("镇")
+        local_street = {}
+        for role, spec in street_roles.items():
+            template = spec.get("town_template") if is_town and spec.get("town_template") else spec.get("template", "")
+            name = template.format(district=dname, short=short, street=street, street_short=sshort)
+            parent_role = spec.get("parent", "")
+            parent = local_street.get(parent_role) or local.get(parent_role, "")
+            if parent_role and not parent:
+                out.problems.append(
+                    f"departments.yaml: street role {role}: parent {parent_role!r} must be a "
+                    "district role or a street role listed before it"
+                )
+            local_street[role] = name
+            out.add(name, role, "street", district=dname, street=street, parent=parent)
+        streets[street] = local_street
+    return streets
+
+
+def _add_communities(out, community_roles, communities, street_units):
+    for role, spec in community_roles.items():
+        parent_role = spec.get("parent", "")
+        for row in communities:
+            local = street_units.get(row["street"])
+            if local is None:
+                out.problems.append(f"communities.csv: {row['official_name']}: street {row['street']!r} not in the directory")
+                continue
+            parent = local.get(parent_role, "")
+            if not parent:
+                out.problems.append(f"departments.yaml: community role {role}: parent {parent_role!r} is not a street role")
+                return
+            name = spec.get("template", "").format(street=row["street"], community=row["name"], district=row["district"])
+            out.add(name, role, "community", district=row["district"], street=row["street"], parent=parent,
+                    community=row["name"])
+
+
+def _add_basins(out, district_roles, basins, city):
+    for role, spec in district_roles.items():
+        if not spec.get("basin"):
+            continue
+        for basin in basins:
+            if not basin.get("name"):
+                continue
+            covers = tuple(basin.get("covers") or ()) + tuple(basin.get("streets") or ())
+            out.add(basin["name"], role, "district", covers=covers,
+                    parent=_parent_city(city, role, spec, "basin role", out))
+
+
+def _add_groups(out, groups, roles):
+    for role, spec in groups.items():
+        members = dict(spec.get("members") or {})
+        regulator = spec.get("regulator", "")
+        if regulator not in roles:
+            out.problems.append(f"departments.yaml: operator group {role}: regulator {regulator!r} is not a role")
+        for member, words in members.items():
+            if member not in roles:
+                out.problems.append(f"departments.yaml: operator group {role}: member {member!r} is not a role")
+                continue
+            for row in out.rows:
+                if row["role"] == member:
+                    row["keywords"] = "|".join(str(w) for w in words)
+        out.add(spec.get("name") or role, role, "group", covers=tuple(members), parent=regulator)
+
+
+def _check_names(out, merged):
+    names = {}
+    for i, row in enumerate(out.rows, start=1):
+        row["unit_id"] = f"U{i:04d}"
+        first = names.setdefault(row["name"], row)
+        if first is not row and not (row["name"] in merged and row["district"] == first["district"]):
+            out.problems.append(f"departments.yaml: unit name {row['name']!r} generated twice")
+        assert row["level"] in LEVELS
+
+
+def build_departments(seed, communities=None) -> list:
     """Expand the departments seed (a dict) into unit rows.
 
     Parameters
     ----------
     seed : dict
         The parsed ``departments.yaml``.
+    communities : list of dict, optional
+        Rows of ``communities.csv`` (needed when the seed has
+        ``community_roles``).
 
     Returns
     -------
@@ -138,96 +338,34 @@ def build_departments(seed) -> list:
     >>> [row["name"] for row in build_departments(seed)]
     ['深圳市公安局', '深圳市公安局坪山分局', '坪山派出所']
     """
-    problems = []
-    rows = []
-
-    def add(name, role, level, district="", street="", covers=(), parent=""):
-        rows.append(
-            {
-                "unit_id": "",
-                "name": name,
-                "role": role,
-                "level": level,
-                "district": district,
-                "street": street,
-                "covers": "|".join(covers),
-                "parent": parent,
-            }
-        )
-
+    out = _Rows()
     city = dict(seed.get("city_roles") or {})
     for role, name in city.items():
-        add(str(name), role, "city")
+        out.add(str(name), role, "city")
     district_roles = dict(seed.get("district_roles") or {})
     street_roles = dict(seed.get("street_roles") or {})
-    basins = list(seed.get("basins") or [])
     districts = list(seed.get("districts") or [])
     if not districts:
-        problems.append("departments.yaml: no districts")
-
-    def parent_city(role, spec, where):
-        parent = spec.get("parent", "")
-        if parent and parent not in city:
-            problems.append(f"departments.yaml: {where} {role}: parent {parent!r} is not a city role")
-            return ""
-        return city.get(parent, "")
-
+        out.problems.append("departments.yaml: no districts")
+    street_units, merged = {}, set()
     for dist in districts:
-        dname, short = dist.get("name", ""), dist.get("short", "")
-        if not dname or not short:
-            problems.append(f"departments.yaml: district {dist!r} needs name and short")
-            continue
-        overrides = dist.get("overrides") or {}
-        local = {}
-        for role, spec in district_roles.items():
-            if spec.get("basin"):
-                continue
-            name = overrides.get(role) or spec.get("template", "").format(district=dname, short=short)
-            if not name:
-                problems.append(f"departments.yaml: district role {role}: no template")
-                continue
-            local[role] = name
-            add(name, role, "district", district=dname, parent=parent_city(role, spec, "district role"))
-        for street in dist.get("streets") or []:
-            sshort = street[:-2] if street.endswith("街道") else street[:-1]
-            is_town = street.endswith("镇")
-            local_street = {}
-            for role, spec in street_roles.items():
-                template = spec.get("town_template") if is_town and spec.get("town_template") else spec.get("template", "")
-                name = template.format(district=dname, short=short, street=street, street_short=sshort)
-                parent_role = spec.get("parent", "")
-                parent = local_street.get(parent_role) or local.get(parent_role, "")
-                if parent_role and not parent:
-                    problems.append(
-                        f"departments.yaml: street role {role}: parent {parent_role!r} must be a "
-                        "district role or a street role listed before it"
-                    )
-                local_street[role] = name
-                add(name, role, "street", district=dname, street=street, parent=parent)
-    for role, spec in district_roles.items():
-        if not spec.get("basin"):
-            continue
-        for basin in basins:
-            add(
-                basin["name"],
-                role,
-                "district",
-                covers=tuple(basin.get("covers") or ()),
-                parent=parent_city(role, spec, "basin role"),
-            )
+        street_units.update(_add_district(out, dist, city, district_roles, street_roles))
+        names = list((dist.get("overrides") or {}).values())
+        merged.update(n for n in names if names.count(n) > 1)
+    community_roles = dict(seed.get("community_roles") or {})
+    if community_roles:
+        if communities is None:
+            out.problems.append("departments.yaml: community_roles need communities.csv beside the seed")
+        else:
+            _add_communities(out, community_roles, communities, street_units)
+    _add_basins(out, district_roles, list(seed.get("basins") or []), city)
     for role, name in dict(seed.get("utilities") or {}).items():
-        add(str(name), role, "utility")
-
-    names = {}
-    for i, row in enumerate(rows, start=1):
-        row["unit_id"] = f"U{i:04d}"
-        if row["name"] in names:
-            problems.append(f"departments.yaml: unit name {row['name']!r} generated twice")
-        names[row["name"]] = row
-        assert row["level"] in LEVELS
-    if problems:
-        raise CatalogError(problems, source="departments.yaml")
-    return rows
+        out.add(str(name), role, "utility")
+    _add_groups(out, dict(seed.get("operator_groups") or {}), {r["role"] for r in out.rows})
+    _check_names(out, merged)
+    if out.problems:
+        raise CatalogError(out.problems, source="departments.yaml")
+    return out.rows
 
 
 # ---------------------------------------------------------------- catalog
@@ -455,7 +593,9 @@ def _build(seed_dir: Path, *, strict: bool):
     dep_seed = _read_yaml(dep_path, problems) if dep_path.exists() else None
     if dep_seed is None:
         raise CatalogError(problems or [f"departments.yaml not found in {seed_dir}"], source=str(seed_dir))
-    units = build_departments(dep_seed)
+    com_path = seed_dir / "communities.csv"
+    communities = read_communities(com_path) if com_path.exists() else None
+    units = build_departments(dep_seed, communities)
     roles = {u["role"] for u in units}
 
     files = sorted(seed_dir.glob(_SEED_GLOB))

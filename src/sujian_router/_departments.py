@@ -30,9 +30,14 @@ from .exceptions import CatalogError, UnknownDepartmentError
 
 __all__ = ["Unit", "Resolved", "DepartmentDirectory"]
 
-LEVELS = ("city", "district", "street", "utility")
-DEPARTMENT_COLUMNS = ("unit_id", "name", "role", "level", "district", "street", "covers", "parent")
+LEVELS = ("city", "district", "street", "utility", "community", "group")
+DEPARTMENT_COLUMNS = (
+    "unit_id", "name", "role", "level", "district", "street", "covers", "parent", "community", "keywords",
+)
+#: Columns a directory CSV must have; ``community`` and ``keywords`` are optional.
+REQUIRED_DEPARTMENT_COLUMNS = DEPARTMENT_COLUMNS[:8]
 BASIN_ROLE = "流域管理中心"
+WATER_BUREAU_ROLE = "区水务局"
 
 _DISTRICT_SUFFIXES = ("特别合作区", "新区", "区")
 _STREET_SUFFIXES = ("街道", "镇")
@@ -51,8 +56,10 @@ class Unit:
         Full unit name, e.g. ``坪山派出所``.
     role : str
         The generic role it plays, e.g. ``派出所``.
-    level : {"city", "district", "street", "utility"}
-        Where the role sits.
+    level : {"city", "district", "street", "utility", "community", "group"}
+        Where the role sits. A ``group`` row stands for several companies
+        (``covers`` lists their roles, ``parent`` the regulator role that
+        leads when the text names none of them).
     district : str
         Its district-level area (empty for city units, utilities and units
         covering several districts).
@@ -63,6 +70,10 @@ class Unit:
         centres); empty otherwise.
     parent : str
         The unit one level up (empty for city units and utilities).
+    community : str
+        The community (short name) of a community-level unit.
+    keywords : tuple of str
+        Words naming this company in a complaint (members of an operator group).
 
     Examples
     --------
@@ -79,11 +90,14 @@ class Unit:
     street: str = ""
     covers: tuple = ()
     parent: str = ""
+    community: str = ""
+    keywords: tuple = ()
 
     def to_dict(self) -> dict:
         """Return a JSON-friendly dict (tuples become lists)."""
         out = asdict(self)
         out["covers"] = list(self.covers)
+        out["keywords"] = list(self.keywords)
         return out
 
 
@@ -201,10 +215,10 @@ class DepartmentDirectory:
     def _from_text(cls, text, *, source):
         reader = csv.DictReader(io.StringIO(text))
         found = list(reader.fieldnames or [])
-        missing = [c for c in DEPARTMENT_COLUMNS if c not in found]
+        missing = [c for c in REQUIRED_DEPARTMENT_COLUMNS if c not in found]
         if missing:
             raise CatalogError(
-                [f"expected columns {list(DEPARTMENT_COLUMNS)}, found {found}"], source=source
+                [f"expected columns {list(REQUIRED_DEPARTMENT_COLUMNS)}, found {found}"], source=source
             )
         units, problems = [], []
         for rownum, row in enumerate(reader, start=2):
@@ -225,6 +239,8 @@ class DepartmentDirectory:
                     street=(row["street"] or "").strip(),
                     covers=covers,
                     parent=(row["parent"] or "").strip(),
+                    community=(row.get("community") or "").strip(),
+                    keywords=tuple(k for k in (row.get("keywords") or "").split("|") if k),
                 )
             )
         if problems:
@@ -237,31 +253,22 @@ class DepartmentDirectory:
         self._by_name = {}
         self._role_level = {}
         self._roles = []
-        self._single = {}  # city / utility role -> unit
+        self._single = {}  # city / utility / group role -> unit
         self._by_district = {}  # (role, district) -> unit
         self._by_street = {}  # (role, street) -> unit
+        self._by_community = {}  # (role, street, community) -> unit
+        self._basin_of_street = {}  # street -> basin unit (streets assigned by drainage)
         districts, streets_of, street_district = [], {}, {}
         for u in self._units:
-            if u.name in self._by_name and self._by_name[u.name].role != u.role:
+            first = self._by_name.setdefault(u.name, u)
+            if first.role != u.role and not (u.level == first.level == "district" and u.district == first.district):
                 problems.append(f"unit {u.name!r} listed under two roles")
-            self._by_name.setdefault(u.name, u)
             if u.role not in self._role_level:
                 self._role_level[u.role] = u.level
                 self._roles.append(u.role)
             elif self._role_level[u.role] != u.level:
                 problems.append(f"role {u.role!r} has units on two levels")
-            if u.level in ("city", "utility"):
-                self._single.setdefault(u.role, u)
-            elif u.level == "district":
-                for d in u.covers or (u.district,):
-                    self._by_district[(u.role, d)] = u
-                if u.role == "区人民政府" and u.district not in districts:
-                    districts.append(u.district)
-            else:
-                self._by_street[(u.role, u.street)] = u
-                if u.street not in street_district:
-                    street_district[u.street] = u.district
-                    streets_of.setdefault(u.district, []).append(u.street)
+            self._index_unit(u, districts, streets_of, street_district)
         if problems:
             raise CatalogError(problems, source=self.source)
         self._districts = tuple(districts)
@@ -270,9 +277,31 @@ class DepartmentDirectory:
         # role -> parent role (from the parent unit of the first unit of the role)
         self._parent_role = {}
         for u in self._units:
-            if u.role not in self._parent_role and u.parent in self._by_name:
+            if u.role not in self._parent_role and u.parent in self._by_name and u.level != "group":
                 self._parent_role[u.role] = self._by_name[u.parent].role
-        # names
+        self._index_names()
+        self._resolve_cache = {}
+
+    def _index_unit(self, u, districts, streets_of, street_district):
+        if u.level in ("city", "utility", "group"):
+            self._single.setdefault(u.role, u)
+        elif u.level == "district":
+            for d in u.covers or (u.district,):
+                if d.endswith(_STREET_SUFFIXES):
+                    self._basin_of_street[d] = u
+                else:
+                    self._by_district[(u.role, d)] = u
+            if u.role == "区人民政府" and u.district not in districts:
+                districts.append(u.district)
+        elif u.level == "community":
+            self._by_community[(u.role, u.street, u.community)] = u
+        else:
+            self._by_street[(u.role, u.street)] = u
+            if u.street not in street_district:
+                street_district[u.street] = u.district
+                streets_of.setdefault(u.district, []).append(u.street)
+
+    def _index_names(self):
         self._district_alias = {}
         for d in self._districts:
             short = _strip_suffix(d, _DISTRICT_SUFFIXES)
@@ -291,7 +320,6 @@ class DepartmentDirectory:
                 self._street_full.setdefault(short + suffix, s)
             self._street_short.setdefault(short, []).append(s)
         self._place_re = self._compile_places()
-        self._resolve_cache = {}
 
     def _compile_places(self):
         keys = set(self._street_full)
@@ -436,10 +464,10 @@ class DepartmentDirectory:
         return (district, street)
 
     # ------------------------------------------------------------ resolving
-    def resolve(self, role, district=None, street=None) -> str:
+    def resolve(self, role, district=None, street=None, **place) -> str:
         """Return the name of the unit playing ``role`` at this place.
 
-        See :meth:`resolve_unit` for the rules.
+        See :meth:`resolve_unit` for the rules and the keyword arguments.
 
         Examples
         --------
@@ -447,18 +475,36 @@ class DepartmentDirectory:
         >>> d.resolve("交警大队", district="福田区")
         '深圳市公安局交通警察局福田大队'
         """
-        return self.resolve_unit(role, district, street).name
+        return self.resolve_unit(role, district, street, **place).name
 
-    def resolve_unit(self, role, district=None, street=None) -> Resolved:
+    def resolve_unit(self, role, district=None, street=None, *, community=None, basin=None, text=None) -> Resolved:
         """Resolve ``role`` to a concrete unit, explaining how.
 
         Street-level roles need the street (the district follows from it);
         with only the district they fall back to the district-level parent,
-        with nothing to the city-level parent (``exact=False``). District-level
-        roles need the district; without it the municipal bureau is used.
-        ``流域管理中心`` follows the district's river basin; districts without
-        a centre use their ``区水务局``. City units and utilities resolve to
-        themselves. Unknown place names are treated as unknown (with a note).
+        with nothing to the city-level parent (``exact=False``). Community
+        roles (``社区工作站``) need the community; with only the street the
+        street office takes the ticket. District-level roles need the
+        district; without it the municipal bureau is used. ``流域管理中心``
+        follows the river's basin (``basin``), else the street's, else the
+        district's; places without a centre use their ``区水务局``. Operator
+        groups (``通信运营商``, ``公交运营商`` and their member roles) name the
+        company the ``text`` names, else the regulator leads and the note lists
+        the companies. Unknown place names are treated as unknown (with a note).
+
+        Parameters
+        ----------
+        role : str
+            A role of the directory.
+        district, street : str, optional
+            Any accepted spelling.
+        community : str, optional
+            A community's short name (``桂木园``), for community roles.
+        basin : str, optional
+            The basin of a river named in the complaint (``深圳河湾``,
+            ``珠江口``...), for ``流域管理中心``.
+        text : str, optional
+            The complaint, for operator groups.
 
         Raises
         ------
@@ -470,16 +516,22 @@ class DepartmentDirectory:
         >>> d = DepartmentDirectory.load()
         >>> r = d.resolve_unit("派出所", street="坪山街道")
         >>> r.name, r.exact, r.note
-        ('坪山派出所', True, '按街道坪山街道确定为坪山派出所')
+        ('坪山派出所', True, '按街道坪山街道确定为坪山派出所（深圳市公安局坪山分局）')
         >>> d.resolve_unit("区水务局").note
         '未知区，按市级指定为深圳市水务局'
+        >>> d.resolve("社区工作站", street="桂园街道", community="桂木园")
+        '桂园街道桂木园社区工作站'
+        >>> d.resolve("通信运营商", text="联通宽带断网三天了")
+        '中国联合网络通信有限公司深圳市分公司'
         """
-        key = (role, district, street)
+        if role in self._single and self._single[role].level == "group" or self._group_of(role):
+            return self._resolve_group(role, district, street, text)
+        key = (role, district, street, community, basin)
         try:
             return self._resolve_cache[key]
         except (KeyError, TypeError):
             pass
-        result = self._resolve(role, district, street)
+        result = self._resolve(role, district, street, community, basin)
         if len(self._resolve_cache) < 50_000:
             try:
                 self._resolve_cache[key] = result
@@ -487,10 +539,8 @@ class DepartmentDirectory:
                 pass
         return result
 
-    def _resolve(self, role, district, street):
-        level = self._role_level.get(role)
-        if level is None:
-            raise UnknownDepartmentError(role, known=self._roles)
+    def _place(self, district, street):
+        """Normalise (district, street); return (district, street, prefix of notes)."""
         notes = []
         d = self.normalize_district(district) if district else None
         if district and not d:
@@ -503,29 +553,56 @@ class DepartmentDirectory:
             if d and d != sd:
                 notes.append(f"{s}属于{sd}而非{d}，按街道确定")
             d = sd
-        prefix = "，".join(notes) + "；" if notes else ""
+        return d, s, ("，".join(notes) + "；" if notes else "")
 
+    def _resolve(self, role, district, street, community, basin):
+        level = self._role_level.get(role)
+        if level is None:
+            raise UnknownDepartmentError(role, known=self._roles)
+        d, s, prefix = self._place(district, street)
         if level in ("city", "utility"):
             u = self._single[role]
             what = "市级单位" if level == "city" else "公用企业"
             return Resolved(u.name, role, level, True, f"{prefix}{what}，直接指定为{u.name}")
+        if level == "community" and s and community:
+            u = self._by_community.get((role, s, community))
+            if u is not None:
+                return Resolved(u.name, role, level, True, f"{prefix}按社区{community}（{s}）确定为{u.name}")
+            prefix += f"{community}社区不属于{s}；"
         if level == "street" and s:
             u = self._by_street[(role, s)]
-            return Resolved(u.name, role, level, True, f"{prefix}按街道{s}确定为{u.name}")
+            parent = f"（{u.parent}）" if role == "派出所" and u.parent else ""
+            return Resolved(u.name, role, level, True, f"{prefix}按街道{s}确定为{u.name}{parent}")
+        if role == BASIN_ROLE and (d or s):
+            return self._resolve_basin(d, s, basin, prefix)
         if level == "district" and d:
             u = self._by_district.get((role, d))
             if u is not None:
-                if u.covers:
-                    note = f"按{d}所属流域确定为{u.name}"
-                else:
-                    note = f"按{d}确定为{u.name}"
-                return Resolved(u.name, role, level, True, prefix + note)
-            if role == BASIN_ROLE:
-                u = self._by_district[("区水务局", d)]
-                note = f"{d}无流域管理中心，由{u.name}负责"
-                return Resolved(u.name, "区水务局", "district", True, prefix + note)
-        # fall back up the parent chain
-        want = "district" if (level == "street" and d) else "city"
+                return Resolved(u.name, role, level, True, prefix + f"按{d}确定为{u.name}")
+        return self._fallback(role, d, s, prefix)
+
+    def _resolve_basin(self, d, s, basin, prefix):
+        """流域管理中心: by the river's basin, else the street's, else the district's."""
+        if basin:
+            u = next((x for x in self.units_of(BASIN_ROLE) if basin in x.name), None)
+            if u is not None:
+                return Resolved(u.name, BASIN_ROLE, "district", True, f"{prefix}按河流所属{basin}流域确定为{u.name}")
+            if d:
+                w = self._by_district[(WATER_BUREAU_ROLE, d)]
+                note = f"{prefix}河流属{basin}流域，无流域管理中心，由{w.name}负责"
+                return Resolved(w.name, WATER_BUREAU_ROLE, "district", True, note)
+        if s and s in self._basin_of_street:
+            u = self._basin_of_street[s]
+            return Resolved(u.name, BASIN_ROLE, "district", True, f"{prefix}按{s}河流所属流域确定为{u.name}")
+        u = self._by_district.get((BASIN_ROLE, d))
+        if u is not None:
+            return Resolved(u.name, BASIN_ROLE, "district", True, f"{prefix}按{d}所属流域确定为{u.name}")
+        w = self._by_district[(WATER_BUREAU_ROLE, d)]
+        where = s or d
+        return Resolved(w.name, WATER_BUREAU_ROLE, "district", True, f"{prefix}{where}无流域管理中心，由{w.name}负责")
+
+    def _fallback(self, role, d, s, prefix):
+        """Walk up the parent chain to the first level the known place can resolve."""
         current, seen = role, {role}
         while True:
             parent = self._parent_role.get(current)
@@ -533,24 +610,90 @@ class DepartmentDirectory:
                 break
             seen.add(parent)
             plevel = self._role_level[parent]
-            if plevel == want or plevel == "city":
-                if plevel == "district":
-                    u = self._by_district[(parent, d)]
-                    note = f"未知街道，按区级指定为{u.name}"
-                else:
-                    u = self._single[parent]
-                    note = f"未知区，按市级指定为{u.name}"
-                return Resolved(u.name, parent, plevel, False, prefix + note)
+            if plevel == "street" and s:
+                u = self._by_street[(parent, s)]
+                return Resolved(u.name, parent, plevel, False, f"{prefix}社区不明，由{u.name}接办并转所属社区")
+            if plevel == "district" and d:
+                u = self._by_district[(parent, d)]
+                return Resolved(u.name, parent, plevel, False, f"{prefix}未知街道，按区级指定为{u.name}")
+            if plevel == "city":
+                u = self._single[parent]
+                return Resolved(u.name, parent, plevel, False, f"{prefix}未知区，按市级指定为{u.name}")
             current = parent
-        # no parent at all: the first unit of the role
         u = next(x for x in self._units if x.role == role)
-        return Resolved(u.name, role, level, False, f"{prefix}地点不明，暂指定为{u.name}")
+        return Resolved(u.name, role, u.level, False, f"{prefix}地点不明，暂指定为{u.name}")
+
+    # ------------------------------------------------------- operator groups
+    def _group_of(self, role):
+        """The group role ``role`` is a member of (None when it is in no group)."""
+        groups = getattr(self, "_member_group", None)
+        if groups is None:
+            groups = {m: g.role for g in self._units if g.level == "group" for m in g.covers}
+            self._member_group = groups
+        return groups.get(role)
+
+    def operator_group(self, role):
+        """Return ``(member roles, regulator role)`` of an operator group or member role.
+
+        Examples
+        --------
+        >>> DepartmentDirectory.load().operator_group("巴士集团")
+        (('巴士集团', '东部公交', '西部公汽'), '区交通运输管理局')
+        >>> DepartmentDirectory.load().operator_group("市公安局") is None
+        True
+        """
+        group = role if role in self._single and self._single[role].level == "group" else self._group_of(role)
+        if group is None:
+            return None
+        g = self._single[group]
+        return tuple(g.covers), g.parent
+
+    def named_operator(self, role, text):
+        """The member role of ``role``'s group that ``text`` names first, or None."""
+        members, _ = self.operator_group(role) or ((), None)
+        best = None
+        for member in members:
+            for word in self._single[member].keywords:
+                pos = text.find(word) if text else -1
+                if pos >= 0 and (best is None or pos < best[0]):
+                    best = (pos, member, word)
+        return best
+
+    def _resolve_group(self, role, district, street, text):
+        members, regulator = self.operator_group(role)
+        found = self.named_operator(role, text or "")
+        if found is not None:
+            _, member, word = found
+            u = self._single[member]
+            return Resolved(u.name, member, u.level, True, f"诉求提及“{word}”，由{u.name}办理")
+        lead = self.resolve_unit(regulator, district, street)
+        names = "、".join(self._single[m].name for m in members)
+        note = f"诉求未指明运营企业，由{lead.name}牵头（{lead.note}），候选企业：{names}"
+        return Resolved(lead.name, lead.role, lead.level, False, note)
+
+    # ------------------------------------------------------------ places
+    @property
+    def gazetteer(self):
+        """The :class:`~sujian_router.Gazetteer` of this directory (built on first use)."""
+        gaz = getattr(self, "_gazetteer", None)
+        if gaz is None:
+            from ._places import Gazetteer
+
+            gaz = Gazetteer.load(None if self is _bundled_directory() else self)
+            self._gazetteer = gaz
+        return gaz
+
+    def locate(self, text, *, district=None, street=None, location=None):
+        """Jurisdiction of a complaint from the context and its text (see ``_places.locate``)."""
+        from ._places import locate
+
+        return locate(self, text, district=district, street=street, location=location)
 
     def to_frame(self):
         """Return the units as a pandas DataFrame (CSV column order)."""
         import pandas as pd
 
-        rows = [{**u.to_dict(), "covers": "|".join(u.covers)} for u in self._units]
+        rows = [{**u.to_dict(), "covers": "|".join(u.covers), "keywords": "|".join(u.keywords)} for u in self._units]
         return pd.DataFrame(rows, columns=list(DEPARTMENT_COLUMNS))
 
 

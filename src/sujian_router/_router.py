@@ -490,6 +490,7 @@ class Router:
             flags.append("joint_review")
         if res["arbitration"]:
             flags.append("arbitration")
+        flags.extend(f for f in res.get("flags", ()) if f not in flags)
         return RoutingDecision(
             item_code=item.code, item_name=item.name, category=item.category, subcategory=item.subcategory,
             confidence=confidence, candidates=candidates,
@@ -530,6 +531,7 @@ class Router:
             "district": res.district,
             "street": res.street,
             "reasons": list(res.reasons),
+            "flags": tuple(getattr(res, "flags", ())),
         }
 
     def __repr__(self):

@@ -142,6 +142,9 @@ class Resolution:
         Ids of the rules that fired, in evaluation order.
     reasons : tuple of str
         Plain-Chinese explanations, in order.
+    flags : tuple of str
+        Machine-readable markers, e.g. ``jurisdiction_conflict`` (the given
+        district and street contradict each other).
 
     Examples
     --------
@@ -165,6 +168,7 @@ class Resolution:
     street: str | None
     fired_rules: tuple
     reasons: tuple
+    flags: tuple = ()
 
     @property
     def departments(self) -> tuple:
@@ -391,8 +395,6 @@ class RuleSet:
                 self._by_cat.setdefault(code, []).append(r)
         self._candidates_cache = {}
         self._district_norm = {}
-        self._jurisdiction_cache = {}
-        self._jurisdiction_owner = None
 
     # --------------------------------------------------------------- building
     @classmethod
@@ -714,26 +716,8 @@ class RuleSet:
         text = text if isinstance(text, str) else ("" if text is None else str(text))
         reasons = []
 
-        # (1) jurisdiction (context-only normalisation is cached per directory)
-        if context.district and context.street:
-            if self._jurisdiction_owner is not directory:
-                self._jurisdiction_cache.clear()
-                self._jurisdiction_owner = directory
-            key = (context.district, context.street)
-            cached = self._jurisdiction_cache.get(key)
-            if cached is None:
-                notes = []
-                found = self._jurisdiction(text, context, directory, notes, from_text=False)
-                cached = (*found, tuple(notes))
-                if found[0] and found[1] and len(self._jurisdiction_cache) < 10_000:
-                    self._jurisdiction_cache[key] = cached
-                else:  # something was unknown: the text may help, so redo without caching
-                    notes = []
-                    cached = (*self._jurisdiction(text, context, directory, notes), tuple(notes))
-            district, street, notes = cached
-            reasons.extend(notes)
-        else:
-            district, street = self._jurisdiction(text, context, directory, reasons)
+        # (1) jurisdiction: the context, else the places named in the text
+        district, street, place = self._jurisdiction(text, context, directory, reasons)
         places = None
         minute = _minutes(context.received_at) if context.received_at is not None else None
 
@@ -844,12 +828,13 @@ class RuleSet:
             if role not in seen_roles:
                 seen_roles.add(role)
                 unique_co.append(role)
-        lead_res = directory.resolve_unit(lead_role, district, street)
+        where = self._where(place, street, text)
+        lead_res = directory.resolve_unit(lead_role, district, street, **where)
         reasons.append(f"主办{lead_role}：{lead_res.note}" if lead_res.note else f"主办{lead_role}：{lead_res.name}")
         co_units = []
         taken = {lead_res.name}
         for role in unique_co:
-            res = directory.resolve_unit(role, district, street)
+            res = directory.resolve_unit(role, district, street, **where)
             if res.name in taken:
                 continue
             taken.add(res.name)
@@ -872,6 +857,7 @@ class RuleSet:
             street=street,
             fired_rules=tuple(r.id for r in fired),
             reasons=tuple(reasons),
+            flags=tuple(place.flags) if place is not None else (),
         )
 
     # --------------------------------------------------------------- helpers
@@ -901,7 +887,18 @@ class RuleSet:
             return any(self.has(p) for p in places)
 
     @staticmethod
-    def _jurisdiction(text, context, directory, reasons, from_text=True):
+    def _jurisdiction(text, context, directory, reasons):
+        """Return (district, street, place) from the context and, where missing, the text.
+
+        ``place`` is the ``Located`` answer of the
+        places layer, or None for a directory without a gazetteer (then only
+        ``find_places`` is used).
+        """
+        locate = getattr(directory, "locate", None)
+        if locate is not None:
+            place = locate(text, district=context.district, street=context.street, location=context.location)
+            reasons.extend(place.notes)
+            return place.district, place.street, place
         district, street = context.district, context.street
         if district:
             norm = directory.normalize_district(district)
@@ -913,24 +910,21 @@ class RuleSet:
             if norm is None:
                 reasons.append(f"未识别的街道“{street}”，按街道不明处理")
             street = norm
-        if street and not district:
-            of_street = getattr(directory, "district_of_street", None)
-            district = of_street(street) if of_street else None
-        if from_text and (district is None or street is None):
+        if district is None or street is None:
             found_d, found_s = directory.find_places(text)
-            if (found_d is None and found_s is None) and context.location:
-                found_d, found_s = directory.find_places(str(context.location))
             if district is None and found_d:
-                district = found_d
-                street = street or found_s
-                where = found_d + (found_s or "")
-                reasons.append(f"从诉求内容识别事发地为{where}")
-            elif district and street is None and found_s and found_d == district:
-                street = found_s
-                reasons.append(f"从诉求内容识别事发街道为{found_s}")
-        if district is None and from_text:
+                district, street = found_d, street or found_s
+                reasons.append(f"从诉求内容识别事发地为{found_d}{found_s or ''}")
+        if district is None:
             reasons.append("事发区不明，区级职责按市级单位指定")
-        return district, street
+        return district, street, None
+
+    @staticmethod
+    def _where(place, street, text):
+        """Keyword arguments for ``resolve_unit`` beyond district and street."""
+        if place is None:
+            return {}
+        return {"community": place.community if street else None, "basin": place.basin, "text": text}
 
     def _district_in(self, district, wanted, directory):
         if district is None:
