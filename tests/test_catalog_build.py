@@ -69,6 +69,7 @@ def _seed_dir(tmp_path, target=6, extra=None):
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     shutil.copy(SEEDS / "departments.yaml", seeds / "departments.yaml")
+    shutil.copy(SEEDS / "communities.csv", seeds / "communities.csv")
     (seeds / "08_噪声污染.yaml").write_text(NOISE.format(target=target), encoding="utf-8")
     for name, text in (extra or {}).items():
         (seeds / name).write_text(textwrap.dedent(text), encoding="utf-8")
@@ -253,6 +254,7 @@ class TestCommitted:
         seeds = tmp_path / "seeds"
         seeds.mkdir()
         shutil.copy(SEEDS / "departments.yaml", seeds / "departments.yaml")
+        shutil.copy(SEEDS / "communities.csv", seeds / "communities.csv")
         build_catalog(seeds, tmp_path, strict=False)
         committed = resources.files("sujian_router") / "data" / "departments.csv"
         assert committed.read_bytes() == (tmp_path / "departments.csv").read_bytes()

@@ -58,9 +58,15 @@ class TestStructure:
         missing = [r for r in roles if r not in directory]
         assert missing == []
 
-    def test_unit_names_unique(self, directory):
-        names = [u.name for u in directory.units]
-        assert len(names) == len(set(names))
+    def test_unit_names_unique_except_merged_bureaus(self, directory):
+        seen, repeated = {}, set()
+        for u in directory.units:
+            if u.name in seen:
+                repeated.add(u.name)
+                assert (u.level, u.district) == (seen[u.name].level, seen[u.name].district), u.name
+            seen.setdefault(u.name, u)
+        # 大鹏新区's merged bureaus play several district roles
+        assert repeated == {"大鹏新区公共事业局", "大鹏新区社会建设局"}
         assert all(isinstance(u, Unit) for u in directory.units)
 
     def test_levels(self, directory):
@@ -79,7 +85,17 @@ class TestResolve:
             ("派出所", "坪山区", "坪山", "坪山派出所"),
             ("派出所", None, "黄贝街道", "黄贝派出所"),
             ("流域管理中心", "坪山区", None, "深圳市龙岗河坪山河流域管理中心"),
-            ("流域管理中心", "宝安", None, "深圳市茅洲河流域管理中心"),
+            ("流域管理中心", "宝安", None, "宝安区水务局"),  # two basins: unknown without the street
+            ("流域管理中心", None, "松岗街道", "深圳市茅洲河流域管理中心"),
+            ("流域管理中心", None, "西乡街道", "宝安区水务局"),  # 珠江口 rivers: no centre
+            ("流域管理中心", None, "布吉街道", "深圳市深圳河湾流域管理中心"),  # 布吉河 drains to 深圳河
+            ("流域管理中心", None, "南湾街道", "深圳市深圳河湾流域管理中心"),  # 沙湾河
+            ("流域管理中心", None, "坂田街道", "深圳市龙岗河坪山河流域管理中心"),
+            ("区教育局", "大鹏新区", None, "大鹏新区公共事业局"),
+            ("区民政局", "大鹏新区", None, "大鹏新区社会建设局"),
+            ("公安分局", "深汕", None, "深圳市公安局深汕特别合作区分局"),
+            ("区消防救援大队", "坪山区", None, "深圳市坪山区消防救援大队"),
+            ("水务集团", None, None, "深圳市环境水务集团"),
             ("流域管理中心", "光明区", None, "深圳市茅洲河流域管理中心"),
             ("流域管理中心", "龙华区", None, "深圳市观澜河流域管理中心"),
             ("流域管理中心", "罗湖区", None, "深圳市深圳河湾流域管理中心"),
@@ -121,9 +137,74 @@ class TestResolve:
         assert r.name == "深圳市公安局福田分局" and not r.exact
         assert "不存在街道" in r.note
 
-    def test_exact_note(self, directory):
+    def test_exact_note_names_the_police_branch(self, directory):
         r = directory.resolve_unit("派出所", street="坪山街道")
-        assert r == Resolved("坪山派出所", "派出所", "street", True, "按街道坪山街道确定为坪山派出所")
+        assert r == Resolved("坪山派出所", "派出所", "street", True,
+                             "按街道坪山街道确定为坪山派出所（深圳市公安局坪山分局）")
+
+    def test_street_office_without_street_goes_to_district_dispatch_not_government(self, directory):
+        r = directory.resolve_unit("街道办事处", district="罗湖区")
+        assert (r.name, r.exact) == ("罗湖区政务服务和数据管理局", False)
+        assert directory.resolve_unit("街道办事处").name == "深圳市政务服务和数据管理局"
+
+    def test_river_basin_beats_street(self, directory):
+        r = directory.resolve_unit("流域管理中心", "宝安区", "西乡街道", basin="茅洲河")
+        assert r.name == "深圳市茅洲河流域管理中心"
+        r = directory.resolve_unit("流域管理中心", "龙岗区", "坂田街道", basin="深圳河湾")
+        assert r.name == "深圳市深圳河湾流域管理中心"
+        r = directory.resolve_unit("流域管理中心", "盐田区", basin="大鹏湾")
+        assert r.name == "盐田区水务局" and "大鹏湾" in r.note
+
+
+class TestCommunityWorkstations:
+    @pytest.mark.parametrize(
+        ("street", "community", "expected", "exact"),
+        [
+            ("桂园街道", "桂木园", "桂园街道桂木园社区工作站", True),
+            ("平湖街道", "山厦", "平湖街道山厦社区工作站", True),
+            ("桂园街道", None, "桂园街道办事处", False),
+            ("桂园街道", "山厦", "桂园街道办事处", False),  # not a community of that street
+        ],
+    )
+    def test_resolution(self, directory, street, community, expected, exact):
+        r = directory.resolve_unit("社区工作站", street=street, community=community)
+        assert (r.name, r.exact) == (expected, exact)
+        if not exact:
+            assert "转所属社区" in r.note
+
+    def test_one_unit_per_community(self, directory):
+        units = directory.units_of("社区工作站")
+        assert len(units) == 783
+        assert len({u.name for u in units}) == 783
+        assert all(u.level == "community" and u.parent.endswith("办事处") for u in units)
+
+
+class TestOperatorGroups:
+    @pytest.mark.parametrize(
+        ("role", "text", "expected"),
+        [
+            ("通信运营商", "电信宽带断了三天", "中国电信股份有限公司深圳分公司"),
+            ("通信运营商", "中国移动营业厅乱收费", "中国移动通信集团广东有限公司深圳分公司"),
+            ("通信运营商", "联通的信号太差", "中国联合网络通信有限公司深圳市分公司"),
+            ("通信运营商", "办了广电卡没信号", "中国广电深圳网络有限公司"),
+            ("通信运营商", "小区手机信号太差", "深圳市通信管理局"),
+            ("通信运营商", "接到电信诈骗电话", "深圳市通信管理局"),
+            ("巴士集团", "西部公汽的司机态度差", "深圳市西部公共汽车有限公司"),
+            ("巴士集团", "公交车司机开得太快", "深圳市交通运输局宝安管理局"),
+            ("公交运营商", "东部公交的车不准点", "深圳东部公共交通公司"),
+        ],
+    )
+    def test_operator_from_text(self, directory, role, text, expected):
+        assert directory.resolve(role, district="宝安区", text=text) == expected
+
+    def test_regulator_lists_the_candidates(self, directory):
+        r = directory.resolve_unit("通信运营商", text="信号差")
+        assert not r.exact
+        for company in ("中国电信", "中国移动", "中国联合网络通信", "中国广电"):
+            assert company in r.note
+
+    def test_bus_regulator_without_district_is_municipal(self, directory):
+        assert directory.resolve("公交运营商", text="公交车不准点") == "深圳市交通运输局"
 
     def test_unknown_role(self, directory):
         with pytest.raises(UnknownDepartmentError, match="unknown department role '警察局'.*known roles"):
@@ -134,12 +215,12 @@ class TestResolve:
         for role in directory.roles:
             r = directory.resolve_unit(role, district=district)
             assert r.name
-            if directory.level_of(role) != "street":
+            if directory.level_of(role) not in ("street", "community") and directory.operator_group(role) is None:
                 assert r.exact, (role, district, r.note)
 
     def test_street_roles_unique_per_street(self, directory):
         street_roles = [r for r in directory.roles if directory.level_of(r) == "street"]
-        assert set(street_roles) == {"街道办事处", "派出所", "社区工作站", "街道综合行政执法队"}
+        assert set(street_roles) == {"街道办事处", "派出所", "街道综合行政执法队"}
         for role in street_roles:
             names = [directory.resolve_unit(role, street=s) for s in directory.streets]
             assert all(r.exact and r.name for r in names)
@@ -220,5 +301,6 @@ class TestLoad:
 
     def test_to_frame(self, directory):
         frame = directory.to_frame()
-        assert list(frame.columns) == ["unit_id", "name", "role", "level", "district", "street", "covers", "parent"]
+        assert list(frame.columns) == ["unit_id", "name", "role", "level", "district", "street", "covers", "parent",
+                                       "community", "keywords"]
         assert len(frame) == len(directory.units)

@@ -55,6 +55,9 @@ _LAZY = {
     "evaluate": "._evaluate",
     "EvaluationReport": "._evaluate",
     "route_file": "._stream",
+    "Gazetteer": "._places",
+    "PlaceMatch": "._places",
+    "check_jurisdiction": "._places",
 }
 
 __all__ = sorted(

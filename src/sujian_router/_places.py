@@ -43,7 +43,7 @@ from importlib import resources
 
 from .exceptions import CatalogError
 
-__all__ = ["PlaceMatch", "Gazetteer", "check_jurisdiction"]
+__all__ = ["PlaceMatch", "Gazetteer", "Located", "locate", "check_jurisdiction"]
 
 #: Kinds of names, most specific first (a lower rank wins).
 _RANK = {"street": 0, "community": 1, "landmark": 2, "street_short": 2, "community_bare": 3,
