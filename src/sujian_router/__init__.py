@@ -58,6 +58,8 @@ _LAZY = {
     "Gazetteer": "._places",
     "PlaceMatch": "._places",
     "check_jurisdiction": "._places",
+    "CatalogCrosswalk": "._crosswalk",
+    "CrosswalkEntry": "._crosswalk",
 }
 
 __all__ = sorted(

@@ -181,6 +181,11 @@ class DutyCatalog:
         loaded on first use).
     source : str, optional
         Where the items came from (used in messages).
+    version : str, optional
+        The catalog version (the bundled catalog's comes from
+        ``seeds/catalog.yaml``); default ``unversioned-<fingerprint>``.
+    crosswalk : CatalogCrosswalk, optional
+        Old code -> new code from the previous version.
 
     Examples
     --------
@@ -193,8 +198,10 @@ class DutyCatalog:
     True
     """
 
-    def __init__(self, items, *, departments=None, source=None, _rows=None):
+    def __init__(self, items, *, departments=None, source=None, version=None, crosswalk=None, _rows=None):
         self._items = tuple(items)
+        self._version = str(version) if version else None
+        self._crosswalk = crosswalk
         self._departments = departments
         self.source = source or "<items>"
         self._rows = _rows  # spreadsheet row number of each item (for messages)
@@ -371,6 +378,36 @@ class DutyCatalog:
                 scored.append((-score, pos, item))
         scored.sort(key=lambda t: (t[0], t[1]))
         return [(item, -neg) for neg, _, item in scored[: max(0, int(limit))]]
+
+    # ------------------------------------------------------------ versions
+    @property
+    def version(self) -> str:
+        """The catalog version (``unversioned-<fingerprint prefix>`` when none was given).
+
+        Examples
+        --------
+        >>> from sujian_router import load_catalog
+        >>> load_catalog().version
+        '2.0'
+        """
+        return self._version or f"unversioned-{self.fingerprint[:12]}"
+
+    @property
+    def crosswalk(self):
+        """The :class:`CatalogCrosswalk` from the previous version (None when unknown)."""
+        return self._crosswalk
+
+    def remap(self, codes, *, on_retired="none") -> list:
+        """Map codes of the previous catalog version to this one (see ``CatalogCrosswalk.remap``).
+
+        Raises
+        ------
+        CatalogError
+            This catalog has no crosswalk.
+        """
+        if self._crosswalk is None:
+            raise CatalogError([f"catalog {self.version} has no crosswalk to remap codes with"], source=self.source)
+        return self._crosswalk.remap(codes, on_retired=on_retired)
 
     # ---------------------------------------------------------- integrity
     @property
@@ -615,9 +652,13 @@ def load_catalog(path=None, *, column_mapping=None, departments=None, validate=T
 
         if not isinstance(departments, DepartmentDirectory):
             departments = DepartmentDirectory.load(departments)
+    extra = {}
     if path is None:
+        from ._crosswalk import CatalogCrosswalk, catalog_version_info
+
         ref = resources.files("sujian_router") / "data" / "duty_catalog.csv"
         text, source = ref.read_text(encoding="utf-8-sig"), "duty_catalog.csv"
+        extra = {"version": catalog_version_info()["version"], "crosswalk": CatalogCrosswalk.load()}
     else:
         path = Path(path)
         source = str(path)
@@ -627,7 +668,7 @@ def load_catalog(path=None, *, column_mapping=None, departments=None, validate=T
             raise CatalogError([f"cannot read catalog: {exc}"], source=source) from None
         text = _decode(raw, source)
     items, rows, problems = _parse(text, source=source, column_mapping=column_mapping)
-    catalog = DutyCatalog(items, departments=departments, source=source, _rows=rows)
+    catalog = DutyCatalog(items, departments=departments, source=source, _rows=rows, **extra)
     if validate:
         found = problems + catalog.problems()
         if found:
@@ -650,8 +691,15 @@ def _bundled_catalog(validate: bool) -> DutyCatalog:
         raise CatalogError(
             ["bundled duty_catalog.csv is missing; run `sujian-router catalog build`"], source="duty_catalog.csv"
         ) from None
+    from ._crosswalk import CatalogCrosswalk, catalog_version_info
+
     items, rows, problems = _parse(text, source="duty_catalog.csv")
-    catalog = DutyCatalog(items, source="duty_catalog.csv", _rows=rows)
+    version = catalog_version_info()["version"]
+    crosswalk = CatalogCrosswalk.load()
+    if crosswalk.to_version != version:
+        problems.append(f"catalog_crosswalk.csv maps to version {crosswalk.to_version}, the catalog is {version}; "
+                        "run `sujian-router catalog crosswalk`")
+    catalog = DutyCatalog(items, source="duty_catalog.csv", version=version, crosswalk=crosswalk, _rows=rows)
     if validate:
         found = problems + catalog.problems()
         if found:

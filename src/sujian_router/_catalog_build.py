@@ -485,6 +485,7 @@ def _expand_file(path: Path, data, roles, problems):
                 [item],
                 where,
             )
+            produced[-1]["formerly"] = _as_list(item.get("formerly"), where, "formerly", problems)
         matrix = sub.get("matrix")
         if matrix:
             mwhere = f"{swhere}: matrix"
@@ -564,6 +565,37 @@ def _expand_file(path: Path, data, roles, problems):
     elif len(items) != target:
         problems.append(f"{fname}: items_target {target} but the seed yields {len(items)} items")
     return cc, category, target, items
+
+
+def seed_items(seed_dir=None) -> list:
+    """Expand every category seed (without writing anything) into item dicts.
+
+    Each dict has the catalog fields plus ``formerly`` (the old codes the
+    item replaces, as the seed says). Count targets are not enforced.
+
+    Raises
+    ------
+    CatalogError
+        If a seed is unreadable or malformed (other than its item count).
+    """
+    seed_dir = Path(seed_dir) if seed_dir is not None else _PACKAGE_DATA / "seeds"
+    problems = []
+    dep_seed = _read_yaml(seed_dir / "departments.yaml", problems)
+    com_path = seed_dir / "communities.csv"
+    if dep_seed is None:
+        raise CatalogError(problems or ["departments.yaml unreadable"], source=str(seed_dir))
+    units = build_departments(dep_seed, read_communities(com_path) if com_path.exists() else None)
+    roles = {u["role"] for u in units}
+    items = []
+    for path in sorted(seed_dir.glob(_SEED_GLOB)):
+        data = _read_yaml(path, problems)
+        if data is not None:
+            file_problems = []
+            items.extend(_expand_file(path, data, roles, file_problems)[3])
+            problems.extend(p for p in file_problems if "items_target" not in p)
+    if problems:
+        raise CatalogError(problems, source=f"seeds in {seed_dir}")
+    return sorted(items, key=lambda it: it["category_code"])
 
 
 def _item_row(item):

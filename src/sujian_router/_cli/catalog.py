@@ -1,7 +1,8 @@
 """``sujian-router catalog``: inspect, search, validate and build the duty catalog.
 
 Sub-commands: ``stats``, ``show CODE``, ``search WORDS...``,
-``validate [PATH] [--column-map SRC=DST ...]`` and ``build [--check]``.
+``validate [PATH] [--column-map SRC=DST ...]``, ``build [--check]`` and
+``crosswalk [--previous CSV] [--check]``.
 Tables are aligned for reading; ``--json`` prints machine-readable output.
 """
 
@@ -99,6 +100,15 @@ def build_parser(subparsers):
     _add_json(p)
     p.set_defaults(func=run_build)
 
+    p = sub.add_parser("crosswalk", help="regenerate the old-code -> new-code crosswalk of the catalog version")
+    p.add_argument("--previous", help="previous duty_catalog.csv (default: read with git at previous_rev "
+                                      "of seeds/catalog.yaml)")
+    p.add_argument("--seed-dir", help="seed folder (default: the package's data/seeds)")
+    p.add_argument("--out", help="output CSV (default: the package's data/catalog_crosswalk.csv)")
+    p.add_argument("--check", action="store_true", help="fail if the committed crosswalk differs from a rebuild")
+    _add_json(p)
+    p.set_defaults(func=run_crosswalk)
+
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
     return parser
 
@@ -134,6 +144,7 @@ def run_stats(args) -> int:
         "units": len(directory.units),
         "districts": len(directory.districts),
         "streets": len(directory.streets),
+        "version": catalog.version,
         "fingerprint": catalog.fingerprint,
     }
     if args.json:
@@ -248,4 +259,57 @@ def run_build(args) -> int:
     print(f"{result.n_units} units -> {result.departments_path}")
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def _previous_catalog_text(args) -> str:
+    """The previous catalog: ``--previous``, else ``git show <previous_rev>:.../duty_catalog.csv``."""
+    import subprocess
+    from pathlib import Path
+
+    from .._catalog_build import _PACKAGE_DATA
+    from .._crosswalk import catalog_version_info
+    from ..exceptions import CatalogError
+
+    if args.previous:
+        return Path(args.previous).read_bytes().decode("utf-8-sig")
+    rev = catalog_version_info(args.seed_dir)["previous_rev"]
+    if not rev:
+        raise CatalogError(["no --previous file and no previous_rev in catalog.yaml"], source="catalog.yaml")
+    cmd = ["git", "-C", str(_PACKAGE_DATA), "show", f"{rev}:./duty_catalog.csv"]
+    try:
+        done = subprocess.run(cmd, capture_output=True, check=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise CatalogError([f"cannot read the previous catalog with {' '.join(cmd)}: {exc}; pass --previous"]) from None
+    return done.stdout.decode("utf-8-sig")
+
+
+def run_crosswalk(args) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from .._crosswalk import write_crosswalk
+
+    previous = _previous_catalog_text(args)
+    if args.check:
+        with tempfile.TemporaryDirectory() as tmp:
+            fresh = Path(tmp) / "catalog_crosswalk.csv"
+            write_crosswalk(previous, seed_dir=args.seed_dir, out_path=fresh)
+            from .._catalog_build import _PACKAGE_DATA
+
+            committed = Path(args.out) if args.out else _PACKAGE_DATA / "catalog_crosswalk.csv"
+            same = committed.exists() and committed.read_bytes() == fresh.read_bytes()
+        if args.json:
+            _print_json({"ok": same})
+        else:
+            print("OK: crosswalk up to date" if same else "out of date: run `sujian-router catalog crosswalk`",
+                  file=sys.stdout if same else sys.stderr)
+        return 0 if same else 1
+    crosswalk = write_crosswalk(previous, seed_dir=args.seed_dir, out_path=args.out)
+    counts = crosswalk.counts()
+    if args.json:
+        _print_json({"from_version": crosswalk.from_version, "to_version": crosswalk.to_version, "counts": counts})
+        return 0
+    print(f"crosswalk {crosswalk.from_version} -> {crosswalk.to_version}: {len(crosswalk)} old codes")
+    print(format_table(["change", "codes"], [[k, v] for k, v in counts.items()]))
     return 0
