@@ -35,7 +35,8 @@ from ._catalog import CATALOG_COLUMNS, CATEGORIES, TOTAL_ITEMS, URGENCIES
 from ._departments import DEPARTMENT_COLUMNS, LEVELS
 from .exceptions import CatalogError
 
-__all__ = ["BuildResult", "build_catalog", "build_departments", "check_catalog", "derive_communities", "main"]
+__all__ = ["BuildResult", "build_catalog", "build_departments", "check_catalog", "derive_communities", "lint_items",
+           "main", "seed_items"]
 
 _PACKAGE_DATA = Path(__file__).resolve().parent / "data"
 _SEED_GLOB = "[0-9][0-9]_*.yaml"
@@ -526,6 +527,7 @@ def _expand_file(path: Path, data, roles, problems):
                     phrasings += [_fill(p, oname, aname) for p in _as_list(a.get("phrasings"), where, "phrasings", problems)]
                     layers = [o, a, overrides.get(f"{oname}|{aname}") or {}]
                     emit(name, scope, keywords, phrasings, layers, where)
+                    produced[-1]["matrix"] = True
         if not produced:
             problems.append(f"{swhere}: yields no items")
         for n, item in enumerate(produced, start=1):
@@ -596,6 +598,61 @@ def seed_items(seed_dir=None) -> list:
     if problems:
         raise CatalogError(problems, source=f"seeds in {seed_dir}")
     return sorted(items, key=lambda it: it["category_code"])
+
+
+#: Categories where 派出所 belongs among the co-handling units without further reason.
+POLICE_CO_CATEGORIES = ("06", "08", "17")
+#: Words in an item's scope or legal basis that say why 派出所 helps.
+POLICE_REASON_WORDS = ("治安", "公安", "警情", "报警", "违法犯罪", "人身安全", "扰乱", "打架", "斗殴", "诈骗", "走失")
+
+
+def lint_items(items):
+    """Content checks on expanded seed items: ``(padding problems, police warnings)``.
+
+    - A subcategory whose matrix yields two or more items that all share the
+      same lead and co-handling roles is padding: the split changes nobody's
+      work and only asks the classifier to tell apart names no complaint can.
+    - ``派出所`` as a co-handling role outside policing, noise and safety
+      (categories 06, 08, 17) needs a reason in the item's scope or legal
+      basis (a public-order word such as 治安 or 报警); otherwise it is
+      listed as a warning, one line per category.
+
+    Examples
+    --------
+    >>> items = [{"code": f"01-01-00{i}", "subcategory_code": "01-01", "category_code": "01", "matrix": True,
+    ...           "lead": "街道办事处", "co": ["派出所"], "scope": "", "legal_basis": ""} for i in (1, 2)]
+    >>> padding, police = lint_items(items)
+    >>> padding[0].startswith("subcategory 01-01: its 2 matrix items")
+    True
+    >>> police
+    ['category 01: 2 item(s) name 派出所 as co-department without a public-order reason: 01-01-001, 01-01-002']
+    """
+    groups = {}
+    for item in items:
+        if item.get("matrix"):
+            groups.setdefault(item["subcategory_code"], []).append(item)
+    padding = []
+    for sub, members in sorted(groups.items()):
+        units = {(m["lead"], tuple(sorted(m["co"]))) for m in members}
+        if len(members) > 1 and len(units) == 1:
+            lead, co = units.pop()
+            padding.append(
+                f"subcategory {sub}: its {len(members)} matrix items all go to lead {lead} with co "
+                f"{list(co)}; merge them (the split changes no unit) or give them different units"
+            )
+    unexplained = {}
+    for item in items:
+        if "派出所" not in item["co"] or item["category_code"] in POLICE_CO_CATEGORIES:
+            continue
+        text = item.get("scope", "") + item.get("legal_basis", "")
+        if not any(word in text for word in POLICE_REASON_WORDS):
+            unexplained.setdefault(item["category_code"], []).append(item["code"])
+    police = [
+        f"category {cc}: {len(codes)} item(s) name 派出所 as co-department without a public-order reason: "
+        + ", ".join(codes[:8]) + (", ..." if len(codes) > 8 else "")
+        for cc, codes in sorted(unexplained.items())
+    ]
+    return padding, police
 
 
 def _item_row(item):
@@ -672,6 +729,9 @@ def _build(seed_dir: Path, *, strict: bool):
     if total != TOTAL_ITEMS:
         global_notes.append(f"catalog has {total} items, expected {TOTAL_ITEMS}")
     (problems if strict else soft).extend(global_notes)
+    padding, police = lint_items([it for _, it in all_items])
+    (problems if strict else soft).extend(padding)
+    soft.extend(police)
     if problems:
         raise CatalogError(problems, source=f"seeds in {seed_dir}")
 
@@ -692,9 +752,11 @@ def build_catalog(seed_dir=None, out_dir=None, *, strict=True) -> BuildResult:
     out_dir : str or Path, optional
         Where to write the two CSVs (default: the package's ``data``).
     strict : bool, default True
-        Require all 18 category files and exactly 4,315 items, and every
-        file's ``items_target``. With ``strict=False`` these become
-        ``warnings`` of the result; other problems still raise.
+        Require all 18 category files and exactly 4,315 items, every file's
+        ``items_target``, and no matrix padding (:func:`lint_items`). With
+        ``strict=False`` these become ``warnings`` of the result; other
+        problems still raise. Unexplained ``派出所`` co-departments are always
+        warnings.
 
     Returns
     -------
