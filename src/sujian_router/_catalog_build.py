@@ -240,6 +240,7 @@ def _add_district(out, dist, city, district_roles, street_roles):
         local_street = {}
         for role, spec in street_roles.items():
             template = spec.get("town_template") if is_town and spec.get("town_template") else spec.get("template", "")
+            template = (dist.get("street_overrides") or {}).get(role) or template
             name = template.format(district=dname, short=short, street=street, street_short=sshort)
             parent_role = spec.get("parent", "")
             parent = local_street.get(parent_role) or local.get(parent_role, "")
