@@ -1,0 +1,186 @@
+"""The places layer: communities, landmarks, roads and rivers in complaint text -> jurisdiction."""
+
+from __future__ import annotations
+
+import csv
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from sujian_router import CatalogError, DepartmentDirectory, Gazetteer, PlaceMatch, check_jurisdiction
+from sujian_router._catalog import DutyItem
+from sujian_router._places import _read_communities, locate
+from sujian_router._rules import RoutingContext, load_rules
+
+SHARED_COMMUNITIES = Path(__file__).resolve().parents[2] / "shared" / "domain" / "shenzhen_communities.csv"
+SHARED_COMMUNITIES_ALT = Path("/work/shared/domain/shenzhen_communities.csv")
+
+
+@pytest.fixture(scope="module")
+def directory():
+    return DepartmentDirectory.load()
+
+
+@pytest.fixture(scope="module")
+def gazetteer():
+    return Gazetteer.load()
+
+
+def _item(lead, co=(), code="99-01-001"):
+    return DutyItem(code, "99", "测试", "99-01", "测试", "测试事项", "测试。", ("测试",), (), lead, tuple(co),
+                    "一般", "", False, False)
+
+
+class TestFind:
+    @pytest.mark.parametrize(
+        ("text", "district", "street", "community"),
+        [
+            ("桂木园社区楼下夜市很吵", "罗湖区", "桂园街道", "桂木园"),
+            ("我家在桂木园，楼下很吵", "罗湖区", "桂园街道", "桂木园"),  # bare short name, 3 characters, one street
+            ("山厦社区有人半夜喝酒", "龙岗区", "平湖街道", "山厦"),
+            ("名海社区篮球场", "南山区", "粤海街道", "名海"),
+            ("坂田社区里面有人乱搭建", "龙岗区", "坂田街道", "坂田围"),  # parent community of a residents' committee
+            ("世界之窗门口跳广场舞", "南山区", "沙河街道", None),
+            ("坂田华为基地附近放烟花", "龙岗区", "坂田街道", None),
+            ("东门老街摆摊", "罗湖区", "东门街道", None),
+            ("大芬油画村有人打架", "龙岗区", "布吉街道", None),
+            ("在坂田这边", "龙岗区", "坂田街道", None),
+            ("葵涌的海边", "大鹏新区", "葵涌街道", None),
+            ("鹅埠那边", "深汕特别合作区", "鹅埠镇", None),
+            ("皇岗路上有坑", "福田区", None, None),  # a road in one district: district only
+        ],
+    )
+    def test_place_names(self, gazetteer, text, district, street, community):
+        m = gazetteer.find(text)
+        assert (m.district, m.street, m.community) == (district, street, community)
+
+    @pytest.mark.parametrize("text", ["深南大道上有个大坑", "招商银行门口很吵", "今天天气很好", "", "凤凰卫视"])
+    def test_no_place(self, gazetteer, text):
+        m = gazetteer.find(text)
+        assert (m.district, m.street) == (None, None)
+
+    def test_shared_short_name_is_ambiguous(self, gazetteer):
+        m = gazetteer.find("凤凰社区有人乱倒垃圾")
+        assert (m.street, m.ambiguous) == (None, ("凤凰社区",))
+
+    @pytest.mark.parametrize(("district", "street"), [("光明区", "凤凰街道"), ("盐田区", "沙头角街道")])
+    def test_known_district_narrows_an_ambiguous_name(self, gazetteer, district, street):
+        m = gazetteer.find("凤凰社区有人乱倒垃圾", district=district)
+        assert m.street == street and m.inferred == ("street", "community")
+
+    def test_known_district_with_two_candidate_streets_stays_ambiguous(self, gazetteer):
+        # 龙岗区 has 凤凰社区 in 布吉 and the 凤凰社区 of 平湖墟 in 平湖
+        assert gazetteer.find("凤凰社区", district="龙岗区").street is None
+
+    def test_given_street_is_kept_and_text_names_the_community(self, gazetteer):
+        m = gazetteer.find("桂木园社区楼下", district="罗湖区", street="桂园街道")
+        assert (m.street, m.community, m.inferred) == ("桂园街道", "桂木园", ("community",))
+
+    def test_place_outside_the_given_district_is_ignored(self, gazetteer):
+        m = gazetteer.find("世界之窗门口", district="福田区")
+        assert (m.district, m.street) == ("福田区", None)
+
+    def test_full_street_beats_landmark(self, gazetteer):
+        assert gazetteer.find("世界之窗附近，其实是在粤海街道").street == "粤海街道"
+
+    @pytest.mark.parametrize(
+        ("text", "river", "basin", "district"),
+        [
+            ("布吉河里有死鱼", "布吉河", "深圳河湾", None),
+            ("西乡河发黑发臭", "西乡河", "珠江口", "宝安区"),
+            ("新圳河边", "新圳河", "珠江口", "宝安区"),
+            ("茅洲河漂浮垃圾", "茅洲河", "茅洲河", None),
+            ("坪山河边跳舞", "坪山河", "龙岗河坪山河", "坪山区"),
+        ],
+    )
+    def test_rivers(self, gazetteer, text, river, basin, district):
+        m = gazetteer.find(text)
+        assert (m.river, m.basin, m.district) == (river, basin, district)
+
+    def test_reason_and_to_dict(self, gazetteer):
+        m = gazetteer.find("世界之窗门口")
+        assert m.reason() == "从诉求内容识别事发地为南山区沙河街道（依据：地标世界之窗）"
+        assert m.to_dict()["evidence"] == ["地标世界之窗"]
+        assert PlaceMatch().reason() == ""
+
+
+class TestData:
+    def test_communities_file(self):
+        rows = _read_communities()
+        assert len(rows) == 783
+        assert {r["district"] for r in rows if r["street"] in ("葵涌街道", "大鹏街道", "南澳街道")} == {"大鹏新区"}
+
+    @pytest.mark.skipif(not (SHARED_COMMUNITIES.is_file() or SHARED_COMMUNITIES_ALT.is_file()),
+                        reason="shared domain folder not mounted")
+    def test_communities_match_the_nbs_list(self):
+        path = SHARED_COMMUNITIES if SHARED_COMMUNITIES.is_file() else SHARED_COMMUNITIES_ALT
+        with open(path, encoding="utf-8-sig") as fh:
+            nbs = {r["community_code"]: r for r in csv.DictReader(fh)}
+        ours = {r["code"]: r for r in _read_communities()}
+        assert set(ours) <= set(nbs) and len(nbs) - len(ours) == 5
+        assert all(ours[c]["official_name"] == nbs[c]["community"] for c in ours)
+        assert all(ours[c]["street"] == nbs[c]["street"] for c in ours)
+
+    def test_gazetteer_size(self, gazetteer):
+        assert len(gazetteer) > 1200
+
+    def test_bad_landmark_street_is_an_error(self, directory):
+        doc = {"landmarks": [{"name": "火星基地", "street": "火星街道"}], "roads": [], "rivers": []}
+        with pytest.raises(CatalogError, match="火星基地"):
+            Gazetteer(directory, _read_communities(), doc)
+
+
+class TestLocate:
+    def test_conflicting_district_and_street_are_flagged(self, directory):
+        loc = locate(directory, "楼上很吵", district="福田区", street="坪山街道")
+        assert (loc.district, loc.street, loc.flags) == ("坪山区", "坪山街道", ("jurisdiction_conflict",))
+        assert "辖区矛盾" in loc.notes[0]
+
+    @pytest.mark.parametrize(("district", "street"), [("坪山区", "坪山街道"), (None, "坪山街道"), ("坪山区", None)])
+    def test_check_jurisdiction_quiet_when_consistent(self, district, street):
+        assert check_jurisdiction(district, street) is None
+
+    def test_unknown_street_is_reported_and_the_text_used(self, directory):
+        loc = locate(directory, "世界之窗门口很吵", district="南山区", street="不存在街道")
+        assert loc.street == "沙河街道"
+        assert any("未识别的街道“不存在街道”" in n for n in loc.notes)
+
+    def test_location_is_searched_after_the_text(self, directory):
+        loc = locate(directory, "楼下广场舞太吵", location="桂木园社区3栋")
+        assert (loc.street, loc.community) == ("桂园街道", "桂木园")
+
+
+class TestRouting:
+    """Through the rules: the inferred place decides the units."""
+
+    @pytest.fixture(scope="class")
+    def rules(self, directory):
+        return load_rules(directory=directory)
+
+    @pytest.mark.parametrize(
+        ("text", "lead_role", "expected"),
+        [
+            ("世界之窗门口每晚跳广场舞", "派出所", "沙河派出所"),
+            ("坂田华为基地附近放烟花", "派出所", "坂田派出所"),
+            ("桂木园社区有人乱贴小广告", "社区工作站", "桂园街道桂木园社区工作站"),
+            ("东门老街有人占道", "街道综合行政执法队", "东门街道综合行政执法队"),
+            ("小区附近有人乱贴小广告", "街道办事处", "深圳市政务服务和数据管理局"),
+        ],
+    )
+    def test_lead_from_place(self, rules, directory, text, lead_role, expected):
+        res = rules.apply(_item(lead_role), text, RoutingContext(received_at=datetime(2024, 6, 1, 10, 0)), directory)
+        assert res.lead_department == expected, res.reasons
+
+    def test_river_in_text_picks_its_basin_centre(self, rules, directory):
+        item = _item("区城管和综合执法局", co=("流域管理中心",))
+        res = rules.apply(item, "布吉河边堆满垃圾", RoutingContext(district="龙岗区", street="坂田街道"), directory)
+        assert "深圳市深圳河湾流域管理中心" in res.co_departments, res.reasons
+
+    def test_operator_named_in_text(self, rules, directory):
+        res = rules.apply(_item("通信运营商"), "联通宽带断网三天", RoutingContext(district="福田区"), directory)
+        assert res.lead_department == "中国联合网络通信有限公司深圳市分公司"
+
+    def test_conflict_flag_reaches_the_resolution(self, rules, directory):
+        res = rules.apply(_item("派出所"), "楼上吵", RoutingContext(district="福田区", street="坪山街道"), directory)
+        assert res.flags == ("jurisdiction_conflict",) and res.lead_department == "坪山派出所"
