@@ -179,8 +179,14 @@ class Gazetteer:
         self._add_places(places, problems)
         if problems:
             raise CatalogError(problems, source="places.yaml / communities.csv")
-        keys = sorted(self._names, key=lambda k: (-len(k), k))
-        self._re = re.compile("|".join(re.escape(k) for k in keys))
+        # first two characters -> names starting with them, longest first (leftmost-longest scan);
+        # every name has at least two characters
+        self._by_prefix = {}
+        for key in sorted(self._names, key=lambda k: (-len(k), k)):
+            if len(key) >= 2:
+                self._by_prefix.setdefault(key[:2], []).append(key)
+        firsts = "".join(sorted({k[0] for k in self._by_prefix}))
+        self._first_re = re.compile(f"[{re.escape(firsts)}]") if firsts else None
 
     @classmethod
     def load(cls, directory=None) -> "Gazetteer":
@@ -294,8 +300,20 @@ class Gazetteer:
         return self._match(hits, best, ambiguous, d0, s0, text_district)
 
     def _hits(self, text):
-        """(position, key, entries) for every name in ``text``, left to right."""
-        return [(m.start(), m.group(0), self._names[m.group(0)]) for m in self._re.finditer(text)]
+        """(position, key, entries) for every name in ``text``, left to right, longest at each position."""
+        if self._first_re is None:
+            return []
+        hits, end, names, by_prefix = [], 0, self._names, self._by_prefix
+        for m in self._first_re.finditer(text):  # characters that can start a name
+            i = m.start()
+            if i < end:
+                continue
+            for key in by_prefix.get(text[i:i + 2], ()):
+                if text.startswith(key, i):
+                    hits.append((i, key, names[key]))
+                    end = i + len(key)
+                    break
+        return hits
 
     @staticmethod
     def _best(hits, scope, given_street):
