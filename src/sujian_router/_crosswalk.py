@@ -39,14 +39,18 @@ __all__ = ["CHANGE_KINDS", "CrosswalkEntry", "CatalogCrosswalk", "build_crosswal
            "write_crosswalk"]
 
 #: How an old code maps to the new catalog.
-CHANGE_KINDS = ("unchanged", "renumbered", "merged", "retired")
-CROSSWALK_COLUMNS = ("old_code", "old_name", "new_code", "new_name", "change", "from_version", "to_version")
+CHANGE_KINDS = ("unchanged", "renumbered", "merged", "split", "retired")
+CROSSWALK_COLUMNS = ("old_code", "old_name", "new_code", "new_name", "change", "other_new_codes",
+                     "from_version", "to_version")
 _ON_RETIRED = ("none", "keep", "error")
 
 
 @dataclass(frozen=True)
 class CrosswalkEntry:
     """Where one code of the previous catalog went.
+
+    ``split`` entries (an old item listed under ``formerly`` by several new
+    items) point at the first of them; ``other_new_codes`` names the rest.
 
     Examples
     --------
@@ -59,10 +63,13 @@ class CrosswalkEntry:
     new_code: str
     new_name: str
     change: str
+    other_new_codes: tuple = ()
 
     def to_dict(self) -> dict:
         """Return a JSON-friendly dict."""
-        return asdict(self)
+        out = asdict(self)
+        out["other_new_codes"] = list(self.other_new_codes)
+        return out
 
 
 def catalog_version_info(seed_dir=None) -> dict:
@@ -106,7 +113,7 @@ class CatalogCrosswalk:
     >>> cw.remap(["01-01-002", "01-01-009"])
     ['01-01-001', None]
     >>> cw.counts()
-    {'unchanged': 0, 'renumbered': 0, 'merged': 1, 'retired': 1}
+    {'unchanged': 0, 'renumbered': 0, 'merged': 1, 'split': 0, 'retired': 1}
     """
 
     def __init__(self, entries, from_version, to_version):
@@ -147,7 +154,8 @@ class CatalogCrosswalk:
             if (row["change"] == "retired") != (not row["new_code"]):
                 problems.append(f"row {rownum}: {row['old_code']}: only retired codes have no new code")
             versions.add((row["from_version"], row["to_version"]))
-            entries.append(CrosswalkEntry(*(row[c] for c in CROSSWALK_COLUMNS[:5])))
+            others = tuple(c for c in row["other_new_codes"].split("|") if c)
+            entries.append(CrosswalkEntry(*(row[c] for c in CROSSWALK_COLUMNS[:5]), other_new_codes=others))
         if len(versions) > 1:
             problems.append(f"rows mix several version pairs: {sorted(versions)}")
         if problems:
@@ -221,7 +229,7 @@ class CatalogCrosswalk:
         writer.writerow(CROSSWALK_COLUMNS)
         for e in self._entries:
             writer.writerow([e.old_code, e.old_name, e.new_code, e.new_name, e.change,
-                             self.from_version, self.to_version])
+                             "|".join(e.other_new_codes), self.from_version, self.to_version])
         return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
@@ -237,16 +245,14 @@ def _old_items(previous_csv):
 
 
 def _merged_targets(new_items, old_codes):
-    """old code -> new item, from the new items' ``formerly`` lists; and the problems found."""
+    """old code -> the new items listing it under ``formerly`` (catalog order); and the problems found."""
     targets, problems = {}, []
     for item in new_items:
-        for old in item.get("formerly") or ():
+        for old in dict.fromkeys(item.get("formerly") or ()):
             if old not in old_codes:
                 problems.append(f"{item['code']} {item['name']}: formerly {old!r} is not a code of the previous catalog")
-            elif old in targets and targets[old]["code"] != item["code"]:
-                problems.append(f"{old}: claimed by {targets[old]['code']} and {item['code']} (formerly)")
             else:
-                targets[old] = item
+                targets.setdefault(old, []).append(item)
     return targets, problems
 
 
@@ -267,14 +273,14 @@ def build_crosswalk(previous_csv, new_items, *, from_version, to_version) -> Cat
     -------
     CatalogCrosswalk
         An old item whose name survives is ``unchanged`` or ``renumbered``;
-        one listed in a new item's ``formerly`` is ``merged`` into it; the
-        rest are ``retired``.
+        one listed in a new item's ``formerly`` is ``merged`` into it, or
+        ``split`` when several new items list it (the first in catalog order
+        is its ``new_code``); the rest are ``retired``.
 
     Raises
     ------
     CatalogError
-        A ``formerly`` code that the previous catalog lacks, or one claimed
-        by two new items.
+        A ``formerly`` code that the previous catalog lacks.
 
     Examples
     --------
@@ -290,15 +296,16 @@ def build_crosswalk(previous_csv, new_items, *, from_version, to_version) -> Cat
         raise CatalogError(problems, source="catalog seeds (formerly)")
     entries = []
     for code, name in sorted(old):
-        item, kind = by_name.get(name), None
+        item, kind, others = by_name.get(name), None, ()
         if item is not None:
             kind = "unchanged" if item["code"] == code else "renumbered"
         elif code in targets:
-            item, kind = targets[code], "merged"
+            item, *rest = targets[code]
+            kind, others = ("split" if rest else "merged"), tuple(r["code"] for r in rest)
         if item is None:
             entries.append(CrosswalkEntry(code, name, "", "", "retired"))
         else:
-            entries.append(CrosswalkEntry(code, name, item["code"], item["name"], kind))
+            entries.append(CrosswalkEntry(code, name, item["code"], item["name"], kind, others))
     return CatalogCrosswalk(entries, from_version, to_version)
 
 
