@@ -7,9 +7,12 @@ roles into concrete units. Changing a department never needs retraining.
 
 Order of :meth:`RuleSet.apply` (documented, deterministic):
 
-1. **Place and jurisdiction.** The context's district and street are
-   normalised; when one is unknown, the text (and ``location``) is searched
-   with ``directory.find_places``. Place types (river, bridge, park, ...) are
+1. **Place and jurisdiction.** ``directory.locate`` keeps the context's
+   district and street (flagging a street that lies in another district),
+   and infers what is missing from the text, then ``location``: streets,
+   communities, landmarks, roads and rivers (see ``_places.py``); the
+   inference is stated in the reasons. A directory without ``locate`` is
+   searched with ``find_places``. Place types (river, bridge, park, ...) are
    detected from the text and ``location`` with the trigger words of the rules
    file.
 2. **Rules** are evaluated in ascending ``priority``, then file order. A rule
@@ -31,8 +34,10 @@ Order of :meth:`RuleSet.apply` (documented, deterministic):
    default (``一般`` without an item). Dispatch within 30 minutes (紧急) or 2
    hours (一般) of receipt; first contact within 24 hours.
 8. **Units.** Every role is resolved with ``directory.resolve_unit(role,
-   district, street)``; each resolution's note becomes a reason. Co-handling
-   units are de-duplicated and never repeat the lead unit.
+   district, street, community=..., basin=..., text=...)`` (the community
+   and river found in step 1, the text for operator groups); each
+   resolution's note becomes a reason. Co-handling units are de-duplicated
+   and never repeat the lead unit.
 
 Examples
 --------
