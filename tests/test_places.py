@@ -130,6 +130,15 @@ class TestData:
         with pytest.raises(CatalogError, match="火星基地"):
             Gazetteer(directory, _read_communities(), doc)
 
+    def test_a_smaller_user_directory_skips_unknown_places(self, tmp_path, directory):
+        keep = [u for u in directory.units if u.district in ("", "坪山区") or u.level in ("city", "utility")]
+        small = DepartmentDirectory([u for u in keep if u.level != "group"], source="small")
+        gaz = small.gazetteer
+        assert gaz.skipped and not any("'坪山街道'" in s or "'马峦街道'" in s for s in gaz.skipped)
+        assert gaz.find("世界之窗门口").street is None
+        assert gaz.find("坪山河边").basin == "龙岗河坪山河"
+        assert small.locate("马峦山脚下").street == "马峦街道"
+
 
 class TestLocate:
     def test_conflicting_district_and_street_are_flagged(self, directory):
@@ -180,6 +189,10 @@ class TestRouting:
     def test_operator_named_in_text(self, rules, directory):
         res = rules.apply(_item("通信运营商"), "联通宽带断网三天", RoutingContext(district="福田区"), directory)
         assert res.lead_department == "中国联合网络通信有限公司深圳市分公司"
+
+    def test_conflict_flag_reaches_the_decision(self, router):
+        d = router.route("楼上邻居半夜吵闹", district="福田区", street="坪山街道", received_at="2024-06-01 23:00")
+        assert "jurisdiction_conflict" in d.flags and d.street == "坪山街道"
 
     def test_conflict_flag_reaches_the_resolution(self, rules, directory):
         res = rules.apply(_item("派出所"), "楼上吵", RoutingContext(district="福田区", street="坪山街道"), directory)

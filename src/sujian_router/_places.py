@@ -155,11 +155,16 @@ class Gazetteer:
         Rows with ``name``, ``parent_community``, ``street`` (``communities.csv``).
     places : dict
         The parsed ``places.yaml`` (``landmarks``, ``roads``, ``rivers``).
+    strict : bool, default True
+        Raise when an entry names a street or district the directory does not
+        know. ``False`` skips such entries (a user's directory may cover
+        fewer places); :attr:`skipped` lists them.
 
     Raises
     ------
     CatalogError
-        When an entry names a street or district the directory does not know.
+        With ``strict=True``, when an entry names a street or district the
+        directory does not know.
 
     Examples
     --------
@@ -170,15 +175,16 @@ class Gazetteer:
     '坂田街道'
     """
 
-    def __init__(self, directory, communities, places):
+    def __init__(self, directory, communities, places, *, strict=True):
         self._dir = directory
         self._names = {}
         problems = []
         self._add_streets()
         self._add_communities(communities, problems)
         self._add_places(places, problems)
-        if problems:
+        if problems and strict:
             raise CatalogError(problems, source="places.yaml / communities.csv")
+        self.skipped = tuple(problems)
         # first two characters -> names starting with them, longest first (leftmost-longest scan);
         # every name has at least two characters
         self._by_prefix = {}
@@ -193,7 +199,7 @@ class Gazetteer:
         """The bundled gazetteer (cached) for ``directory`` (the bundled one by default)."""
         if directory is None:
             return _bundled_gazetteer()
-        return cls(directory, _read_communities(), _read_places_doc())
+        return cls(directory, _read_communities(), _read_places_doc(), strict=False)
 
     def __len__(self) -> int:
         return len(self._names)
