@@ -49,13 +49,17 @@ class TestFind:
             ("葵涌的海边", "大鹏新区", "葵涌街道", None),
             ("鹅埠那边", "深汕特别合作区", "鹅埠镇", None),
             ("皇岗路上有坑", "福田区", None, None),  # a road in one district: district only
+            ("在宝安这边的城中村", "宝安区", None, None),  # a bare district name: the weakest clue
+            ("从福田过来，在世界之窗门口", "南山区", "沙河街道", None),  # it never overrides a precise place
+            ("深汕那边的工地", "深汕特别合作区", None, None),
         ],
     )
     def test_place_names(self, gazetteer, text, district, street, community):
         m = gazetteer.find(text)
         assert (m.district, m.street, m.community) == (district, street, community)
 
-    @pytest.mark.parametrize("text", ["深南大道上有个大坑", "招商银行门口很吵", "今天天气很好", "", "凤凰卫视"])
+    @pytest.mark.parametrize("text", ["深南大道上有个大坑", "招商银行门口很吵", "今天天气很好", "", "凤凰卫视",
+                                      "深圳湾附近的海边", "光明高新区的工厂"])
     def test_no_place(self, gazetteer, text):
         m = gazetteer.find(text)
         assert (m.district, m.street) == (None, None)

@@ -47,12 +47,16 @@ __all__ = ["PlaceMatch", "Gazetteer", "Located", "locate", "check_jurisdiction"]
 
 #: Kinds of names, most specific first (a lower rank wins).
 _RANK = {"street": 0, "community": 1, "landmark": 2, "street_short": 2, "community_bare": 3,
-         "road": 4, "river": 4, "district": 5}
+         "road": 4, "river": 4, "district": 5, "district_short": 6}
 _KIND_LABEL = {"street": "街道", "community": "社区", "landmark": "地标", "street_short": "街道",
-               "community_bare": "社区", "road": "道路", "river": "河流", "district": "区"}
+               "community_bare": "社区", "road": "道路", "river": "河流", "district": "区", "district_short": "区"}
+#: District short names too common as ordinary words to count without 区.
+_DISTRICT_SHORT_STOP = frozenset({"光明"})
 #: Street short names too common as ordinary words to count without 街道.
 _STREET_SHORT_STOP = frozenset({"招商", "凤凰", "沙头"})
 _MIN_BARE_COMMUNITY = 3
+#: Community names that also name a wider area; they count only as "…社区".
+_BARE_COMMUNITY_STOP = frozenset({"深圳湾", "高新区", "高新园"})
 
 
 @dataclass(frozen=True)
@@ -218,9 +222,12 @@ class Gazetteer:
         d = self._dir
         district_words = set()
         for district in d.districts:
-            short = district[:-2] if district.endswith("新区") else district.rstrip("区")
+            short = next(district[:-len(x)] for x in ("特别合作区", "新区", "区", "") if district.endswith(x))
             district_words.update({district, short})
             self._put(district, _Entry("district", district, district=district))
+            if short not in _DISTRICT_SHORT_STOP and short != district:
+                # a bare district name ("在宝安") is the weakest clue: it never narrows other names
+                self._put(short, _Entry("district_short", district, district=district))
             self._put("深圳市" + district, _Entry("district", district, district=district))
         for street in d.streets:
             district = d.district_of_street(street)
@@ -245,7 +252,8 @@ class Gazetteer:
             self._put(name + "社区", entry)
             if row.get("parent_community"):
                 self._put(row["parent_community"] + "社区", entry)
-            if len(name) >= _MIN_BARE_COMMUNITY and counts[name] == 1 and name not in self._names:
+            if (len(name) >= _MIN_BARE_COMMUNITY and counts[name] == 1 and name not in self._names
+                    and name not in _BARE_COMMUNITY_STOP):
                 self._put(name, _Entry("community_bare", name, district=district, street=street, community=name))
 
     def _add_places(self, doc, problems):
