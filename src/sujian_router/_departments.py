@@ -524,7 +524,7 @@ class DepartmentDirectory:
         >>> d.resolve("通信运营商", text="联通宽带断网三天了")
         '中国联合网络通信有限公司深圳市分公司'
         """
-        if role in self._single and self._single[role].level == "group" or self._group_of(role):
+        if self.operator_group(role) is not None:
             return self._resolve_group(role, district, street, text)
         key = (role, district, street, community, basin)
         try:
