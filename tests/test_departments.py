@@ -54,7 +54,7 @@ class TestStructure:
 
     def test_every_architecture_role_exists(self, directory):
         roles = _architecture_roles()
-        assert len(roles) == 77
+        assert len(roles) == 80
         missing = [r for r in roles if r not in directory]
         assert missing == []
 
