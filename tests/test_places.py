@@ -201,3 +201,25 @@ class TestRouting:
     def test_conflict_flag_reaches_the_resolution(self, rules, directory):
         res = rules.apply(_item("派出所"), "楼上吵", RoutingContext(district="福田区", street="坪山街道"), directory)
         assert res.flags == ("jurisdiction_conflict",) and res.lead_department == "坪山派出所"
+
+
+class TestProperties:
+    @pytest.fixture(scope="class")
+    def shared_directory(self):
+        return DepartmentDirectory.load()
+
+    def test_locate_never_raises_and_names_known_places(self, shared_directory):
+        from hypothesis import given, settings
+        from hypothesis import strategies as st
+
+        alphabet = st.sampled_from(list("桂木园社区世界之窗坂田华为基地深南大道宝安福田街道河凤凰 ，。a1\n"))
+
+        @settings(max_examples=200, deadline=None, derandomize=True)
+        @given(st.text(alphabet=alphabet, max_size=60) | st.text(max_size=60))
+        def check(text):
+            loc = shared_directory.locate(text)
+            assert loc.district is None or loc.district in shared_directory.districts
+            assert loc.street is None or shared_directory.district_of_street(loc.street) == loc.district
+            assert loc.community is None or loc.street is not None
+
+        check()
