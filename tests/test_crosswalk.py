@@ -109,9 +109,12 @@ class TestBundled:
         assert len(catalog.crosswalk) == 4315  # every code of the previous catalog
 
     def test_crosswalk_points_at_current_items(self):
+        """Fails when the seeds changed and the crosswalk was not regenerated (`sujian-router catalog crosswalk`)."""
         catalog = load_catalog()
         missing = [e.new_code for e in catalog.crosswalk.entries if e.new_code and e.new_code not in catalog]
         assert missing == []
+        stale = [e.new_code for e in catalog.crosswalk.entries if e.new_code and catalog.get(e.new_code).name != e.new_name]
+        assert stale == []
 
     def test_user_catalog_is_unversioned(self, tmp_path):
         catalog = load_catalog()
