@@ -107,6 +107,20 @@ class TestRouteOne:
         assert body["item_code"] is None and body["needs_review"] is True
         assert "empty_text" in body["flags"]
 
+    @pytest.mark.parametrize("when, local", [("2024-06-12T14:30:00Z", "2024-06-12T22:30"),
+                                             ("2024-06-12T22:30:00+08:00", "2024-06-12T22:30"),
+                                             ("2024-06-12 22:30", "2024-06-12T22:30")])
+    def test_times_with_a_zone_are_converted_to_shenzhen_time(self, http, when, local):
+        body = http.post("/v1/route", json={"text": "噪音扰民", "received_at": when}).json()
+        assert body["received_at"] == local and "invalid_ticket" not in body["flags"]
+
+    def test_time_at_the_end_of_the_calendar_is_flagged_not_a_crash(self, http):
+        r = http.post("/v1/route", json={"text": "噪音扰民", "received_at": "9999-12-31T23:59:00"})
+        assert r.status_code == 200
+        body = r.json()
+        assert body["needs_review"] and "invalid_ticket" in body["flags"]
+        assert body["errors"][0]["field"] == "received_at"
+
     @pytest.mark.parametrize("payload, field", [
         ({}, "text"),
         ({"district": "福田区"}, "text"),
@@ -115,6 +129,7 @@ class TestRouteOne:
         ({"text": "噪音", "top_k": 0}, "top_k"),
         ({"text": "噪音", "district": ["福田区"]}, "district"),
         ({"text": "噪音", "received_at": "yesterday evening"}, "received_at"),
+        ({"text": "噪音", "received_at": "2024/06/12 22:30"}, "received_at"),
         ({"text": "噪音", "colour": "red"}, "colour"),
     ])
     def test_bad_body_is_422_naming_the_field(self, http, payload, field):
@@ -149,6 +164,12 @@ class TestBatch:
             assert decisions[i]["needs_review"] and "invalid_ticket" in decisions[i]["flags"]
             assert decisions[i]["errors"][0]["field"].startswith(f"tickets[{i}]")
         assert decisions[2]["errors"][0]["field"] == "tickets[2].text"
+
+    def test_a_bad_ticket_keeps_its_valid_fields(self, http):
+        tickets = [{"text": PINGSHAN, "district": "坪山区", "street": "坪山街道", "top_k": "two"}]
+        d = http.post("/v1/route/batch", json={"tickets": tickets}).json()["decisions"][0]
+        assert d["category"] == "噪声污染" and "坪山派出所" in d["departments"]
+        assert [e["field"] for e in d["errors"]] == ["tickets[0].top_k"] and d["needs_review"]
 
     def test_a_ticket_with_its_own_top_k_keeps_it(self, http):
         tickets = [{"text": "噪音扰民", "top_k": 1}, {"text": "噪音扰民", "top_k": 4}, {"text": "噪音扰民"}]

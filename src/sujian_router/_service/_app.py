@@ -62,6 +62,21 @@ def _lifespan(settings: ServiceSettings):
     return lifespan
 
 
+def _openapi_without_security(app):
+    """Without API keys no operation needs a key: drop the bearer scheme from the published schema."""
+    build = app.openapi
+
+    def openapi():
+        schema = build()  # cached by FastAPI; stripping it again is a no-op
+        schema.get("components", {}).pop("securitySchemes", None)
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                operation.pop("security", None)
+        return schema
+
+    app.openapi = openapi
+
+
 def create_app(settings: ServiceSettings | None = None, *, loader=None):
     """Build the service application (see :mod:`sujian_router.service`)."""
     from fastapi import FastAPI
@@ -85,6 +100,8 @@ def create_app(settings: ServiceSettings | None = None, *, loader=None):
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(ApiKeyMiddleware, keys=keys)
     app.add_middleware(AccessLogMiddleware, metrics=app.state.metrics)  # outermost: sees every answer
+    if keys is None:
+        _openapi_without_security(app)
     return app
 
 

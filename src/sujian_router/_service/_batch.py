@@ -7,35 +7,59 @@ its unusable fields are dropped, the decision is flagged ``invalid_ticket``
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 from pydantic import ValidationError
 
 from ._errors import validation_error
-from ._schemas import MAX_TOP_K, RouteRequest
+from ._schemas import RouteRequest
 
-__all__ = ["route_batch", "CONTEXT_FIELDS"]
+__all__ = ["route_batch", "local_time", "mark_invalid", "CONTEXT_FIELDS"]
 
 CONTEXT_FIELDS = ("district", "street", "received_at", "location")
+_SHENZHEN = timezone(timedelta(hours=8))
+#: Deadlines run up to a day past receipt; later times cannot be represented.
+_LATEST = datetime.max - timedelta(days=2)
 _DEFAULT_TOP_K = RouteRequest.model_fields["top_k"].default
 
 
+def local_time(value):
+    """Return ``(naive Shenzhen time or None, problem or None)`` for a validated ``received_at``.
+
+    Aware times are converted to UTC+8; times so close to the end of the
+    calendar that a deadline cannot be computed are dropped with a problem.
+    """
+    if value is None:
+        return None, None
+    if value.tzinfo is not None:
+        try:
+            value = value.astimezone(_SHENZHEN).replace(tzinfo=None)
+        except OverflowError:
+            return None, "received_at: out of the supported range"
+    if value > _LATEST:
+        return None, "received_at: out of the supported range"
+    return value, None
+
+
 def _salvage(ticket):
-    """Keep the fields of a malformed ticket that have a usable type."""
+    """Keep each field of a malformed ticket that is valid on its own; the rest become empty."""
+    out = {"text": None, **dict.fromkeys(CONTEXT_FIELDS), "top_k": _DEFAULT_TOP_K}
     if not isinstance(ticket, dict):
-        return {"text": None, "top_k": _DEFAULT_TOP_K}
-    out = {"text": ticket.get("text") if isinstance(ticket.get("text"), str) else None}
-    for name in CONTEXT_FIELDS:
-        value = ticket.get(name)
-        out[name] = value if isinstance(value, str) else None
-    top_k = ticket.get("top_k")
-    usable = isinstance(top_k, int) and not isinstance(top_k, bool) and 1 <= top_k <= MAX_TOP_K
-    out["top_k"] = top_k if usable else _DEFAULT_TOP_K
+        return out
+    for name in ("text", *CONTEXT_FIELDS, "top_k"):
+        if name in ticket:
+            try:
+                out[name] = getattr(RouteRequest.model_validate({"text": "", name: ticket[name]}), name)
+            except ValidationError:
+                pass
+    out["received_at"] = local_time(out["received_at"])[0]
     return out
 
 
 def _check(index, ticket):
     """Return ``(fields, errors)`` for one ticket; ``errors`` is empty when it is valid."""
     try:
-        return RouteRequest.model_validate(ticket).model_dump(), []
+        fields = RouteRequest.model_validate(ticket).model_dump()
     except ValidationError as exc:
         errors = []
         for err in exc.errors():
@@ -43,6 +67,11 @@ def _check(index, ticket):
             where = f"tickets[{index}]" + (f".{field}" if field else "")
             errors.append({"code": code, "message": f"{where}: {message.split(': ', 1)[-1]}", "field": where})
         return _salvage(ticket), errors
+    fields["received_at"], problem = local_time(fields["received_at"])
+    if problem:
+        return fields, [{"code": "invalid_request", "message": f"tickets[{index}].{problem}",
+                         "field": f"tickets[{index}].received_at"}]
+    return fields, []
 
 
 def _route_group(router, rows):
@@ -68,9 +97,14 @@ def route_batch(router, tickets) -> list[dict]:
             out[i] = decision.to_dict()
     for i, (_, errors) in enumerate(checked):
         if errors:
-            d = out[i]
-            d["flags"] = [*d["flags"], "invalid_ticket"]
-            d["reasons"] = [*d["reasons"], "工单字段有误（" + "；".join(e["field"] for e in errors) + "），请人工核对"]
-            d["needs_review"] = True
-            d["errors"] = errors
+            mark_invalid(out[i], errors)
     return out
+
+
+def mark_invalid(decision: dict, errors: list) -> dict:
+    """Flag a decision whose request had unusable fields (dropped before routing) and list them."""
+    decision["flags"] = [*decision["flags"], "invalid_ticket"]
+    decision["reasons"] = [*decision["reasons"], "工单字段有误（" + "；".join(e["field"] for e in errors) + "），请人工核对"]
+    decision["needs_review"] = True
+    decision["errors"] = errors
+    return decision

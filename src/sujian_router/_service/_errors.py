@@ -65,6 +65,8 @@ async def _on_validation(request, exc):
 
 
 async def _on_http(request, exc):
+    if exc.status_code == 400:  # FastAPI could not decode the body at all
+        return error_response(400, "invalid_json", "the request body could not be read as UTF-8 JSON")
     code = _STATUS_CODES.get(exc.status_code, "http_error")
     return error_response(exc.status_code, code, str(exc.detail), None, getattr(exc, "headers", None))
 

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
 from ..exceptions import UnknownDepartmentError, UnknownDutyError
-from ._batch import route_batch
+from ._batch import local_time, mark_invalid, route_batch
 from ._errors import ApiError
 from ._schemas import BatchRequest, BatchResponse, DecisionOut, ErrorResponse, ReloadRequest, RouteRequest
 from ._state import ReloadBusy, ReloadRefused
@@ -49,22 +49,22 @@ def _catalog(request: Request):
     return catalog
 
 
-@api.post("/route", response_model=DecisionOut, responses=_errors(413), summary="Route one complaint")
+@api.post("/route", response_model=DecisionOut, responses=_errors(400, 413), summary="Route one complaint")
 def route_one(request: Request, body: RouteRequest):
     """Route one complaint: ``RoutingDecision.to_dict()`` plus the ``model`` that answered."""
     loaded = _model(request)
-    try:
-        decision = loaded.router.route(body.text, district=body.district, street=body.street,
-                                       received_at=body.received_at, location=body.location, top_k=body.top_k)
-    except ValueError as exc:
-        raise ApiError(422, "invalid_request", str(exc), "received_at") from None
+    received_at, problem = local_time(body.received_at)
+    decision = loaded.router.route(body.text, district=body.district, street=body.street,
+                                   received_at=received_at, location=body.location, top_k=body.top_k)
     out = decision.to_dict()
+    if problem:
+        mark_invalid(out, [{"code": "invalid_request", "message": problem, "field": "received_at"}])
     request.app.state.metrics.observe_decisions([out])
     out["model"] = loaded.info()
     return JSONResponse(out)
 
 
-@api.post("/route/batch", response_model=BatchResponse, responses=_errors(413), summary="Route many complaints")
+@api.post("/route/batch", response_model=BatchResponse, responses=_errors(400, 413), summary="Route many complaints")
 def route_many(request: Request, body: BatchRequest):
     """Route up to the configured maximum of tickets; one decision each, in order."""
     limit = request.app.state.settings.max_batch
@@ -134,7 +134,7 @@ async def metrics(request: Request):
     return Response(body, media_type=content_type)
 
 
-@ops.post("/admin/reload", responses=_errors(409), dependencies=[Security(_bearer)], summary="Swap in a model")
+@ops.post("/admin/reload", responses=_errors(400, 409), dependencies=[Security(_bearer)], summary="Swap in a model")
 async def reload_model(request: Request, body: ReloadRequest | None = Body(None)):
     """Load a model beside the current one and swap; a broken model is refused (422)."""
     settings, state = request.app.state.settings, request.app.state.models
