@@ -119,7 +119,7 @@ async def readyz(request: Request):
     """200 with the model when ready; 503 while the model is built, loaded or reloaded."""
     state = request.app.state.models
     body = {"status": "ready" if state.ready else state.status,
-            "model": state.current.info() if state.current is not None else None}
+            "model": state.current.info() if state.current is not None else None, "pid": os.getpid()}
     if state.error and not state.ready:
         body["error"] = state.error
     return JSONResponse(body, status_code=200 if state.ready else 503)
