@@ -426,6 +426,25 @@ class _Traffic:
 
 
 class TestCommandLine:
+    def test_serve_is_listed_and_has_help(self, capsys):
+        from sujian_router._cli import main
+
+        with pytest.raises(SystemExit) as exc:
+            main(["serve", "--help"])
+        assert exc.value.code == 0
+        out = capsys.readouterr().out
+        assert "--api-key-file" in out and "--workers" in out and "--max-body-bytes" in out
+
+    def test_importing_the_service_module_loads_no_web_stack(self):
+        import subprocess
+        import sys
+
+        code = ("import sys, sujian_router.service as s; "
+                "assert not {'fastapi', 'uvicorn', 'prometheus_client'} & set(sys.modules); print(s.INSTALL_HINT)")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == "install sujian-router[serve]"
+
     def test_serve_without_the_extra_prints_one_line(self, monkeypatch, capsys):
         import sys
 
