@@ -286,9 +286,10 @@ class TestLogs:
             c.post("/v1/route", json={"text": SECRET_TEXTS[1], "received_at": "bad time"})
         with keyed_server.client(headers={"Authorization": "Bearer " + KEY[::-1]}) as c:
             c.post("/v1/route", json={"text": SECRET_TEXTS[0]})
+            c.get(f"/v1/{SECRET_TEXTS[1]}")
         text = "\n".join(r.getMessage() for r in caplog.records)
         access = [r for r in caplog.records if r.name == "sujian_router.service.access"]
-        assert len(access) == 5, "one access line per request"
+        assert len(access) == 6, "one access line per request"
         assert '"status": 401' in access[-1].getMessage() and '"latency_ms"' in access[-1].getMessage()
         for secret in (*SECRET_TEXTS, "半夜拖动家具", KEY, KEY[::-1], HASHED_KEY):
             assert secret not in text

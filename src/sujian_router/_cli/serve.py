@@ -8,6 +8,7 @@ from pathlib import Path
 
 #: Seconds uvicorn waits for a new worker to load its model before giving up on it.
 _WORKER_STARTUP_TIMEOUT = 600
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def build_parser(subparsers):
@@ -69,6 +70,9 @@ def run(args) -> int:
     settings = _settings(args)
     if settings.api_key_file:
         ApiKeys.from_file(settings.api_key_file)  # fail now, not in every worker
+    if not settings.api_key_file and args.host not in _LOOPBACK:
+        print(f"sujian-router serve: warning: listening on {args.host} without --api-key-file: /v1/* and "
+              "/admin/reload are open to anyone who can reach this port", file=sys.stderr)
     os.environ[ENV_VAR] = settings.to_json()
     uvicorn.run("sujian_router._service._app:app_from_env", factory=True, host=args.host, port=args.port,
                 workers=args.workers, log_config=log_config(args.log_level.upper()), access_log=False,

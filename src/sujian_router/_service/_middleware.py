@@ -2,9 +2,9 @@
 
 They run before FastAPI parses anything, so an unauthenticated or oversized
 request is refused without its body being read or validated.  The access log
-holds the method, the path without its query string, the status, the latency
-and the request id: never a body, a query (search words may be complaint
-text) or a header (the key).
+holds the method, the path of a known endpoint without its query string, the
+status, the latency and the request id: never a body, a query (search words
+may be complaint text), an unknown path or a header (the key).
 """
 
 from __future__ import annotations
@@ -68,8 +68,9 @@ class AccessLogMiddleware:
         route = scope.get("route")
         template = getattr(route, "path", None) or "unmatched"
         self.metrics.observe_request(scope["method"], template, status, seconds)
-        access_logger.info(json.dumps({
-            "event": "access", "request_id": rid, "method": scope["method"], "path": scope["path"],
+        access_logger.info(json.dumps({  # an unmatched path could be anything a client typed: not logged
+            "event": "access", "request_id": rid, "method": scope["method"],
+            "path": scope["path"] if route is not None else None,
             "route": template, "status": status, "latency_ms": round(seconds * 1000, 2),
         }, ensure_ascii=False))
 
