@@ -12,6 +12,7 @@ Prints p50/p99 latency, requests per second and errors per phase::
 
     python benchmarks/bench_serve.py                       # default model, 16 x 500, workers 1 and 2
     python benchmarks/bench_serve.py --model models/m --clients 4 --requests 50 --json
+    python benchmarks/bench_serve.py --reload        # and again with a model reload part-way through
 """
 
 from __future__ import annotations
@@ -113,21 +114,37 @@ def _client(port, bodies, offset, count, deadline, latencies, errors):
     conn.close()
 
 
-def _load(port, bodies, clients, requests, time_limit):
-    """``clients`` threads, one connection each, all started together."""
+def _reload_when(port, latencies, at, outcome):
+    """Once ``at`` requests are answered, ask the server to reload its model (the answer goes to ``outcome``)."""
+    import http.client
+
+    deadline = time.perf_counter() + 600
+    while len(latencies) < at and time.perf_counter() < deadline:
+        time.sleep(0.05)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    conn.request("POST", "/admin/reload", body=b"{}", headers={"Content-Type": "application/json"})
+    r = conn.getresponse()
+    outcome.append(f"{r.status} {json.loads(r.read()).get('status')}")
+    conn.close()
+
+
+def _load(port, bodies, clients, requests, time_limit, reload_at=None):
+    """``clients`` threads, one connection each, all started together; optionally a reload part-way."""
     import threading
 
-    warm, latencies, errors = [], [], []
+    warm, latencies, errors, reloads = [], [], [], []
     _client(port, bodies, 0, 20, time.perf_counter() + 60, warm, errors)  # warm-up, not counted
     start = time.perf_counter()
     deadline = start + time_limit
     threads = [threading.Thread(target=_client, args=(port, bodies, c * requests, requests, deadline,
                                                       latencies, errors)) for c in range(clients)]
+    if reload_at:
+        threads.append(threading.Thread(target=_reload_when, args=(port, latencies, reload_at, reloads)))
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return latencies, errors, time.perf_counter() - start
+    return latencies, errors, time.perf_counter() - start, reloads
 
 
 def _free_port():
@@ -136,43 +153,63 @@ def _free_port():
         return s.getsockname()[1]
 
 
+def _worker_pids(port, workers, timeout):
+    """The pids of the workers answering /readyz (new connections, so each worker gets asked in turn)."""
+    import http.client
+
+    deadline, pids = time.monotonic() + timeout, set()
+    while time.monotonic() < deadline and len(pids) < workers:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/readyz")
+            r = conn.getresponse()
+            body = r.read()
+            conn.close()
+            if r.status == 200:
+                pids.add(json.loads(body)["pid"])
+        except (OSError, http.client.HTTPException):
+            pass
+        time.sleep(0.1)
+    return pids
+
+
 def _start_server(model, workers, port):
     cmd = [sys.executable, "-c", "import sys; from sujian_router._cli import main; sys.exit(main())",
            "serve", "--port", str(port), "--workers", str(workers), "--log-level", "warning"]
     if model:
         cmd += ["--model", str(model)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    import httpx
-
-    deadline, ready_pids = time.monotonic() + 300, set()
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited with {proc.returncode}")
-        try:  # a new connection each time, so every worker gets asked in turn
-            r = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
-            if r.status_code == 200:
-                ready_pids.add(r.json()["pid"])
-        except httpx.TransportError:
-            pass
-        if len(ready_pids) >= workers:
-            return proc
-        time.sleep(0.1)
-    proc.kill()
-    raise SystemExit(f"{workers - len(ready_pids)} worker(s) not ready within 300 s")
+    pids = _worker_pids(port, workers, 300)
+    if len(pids) < workers:
+        proc.kill()
+        raise SystemExit(f"{workers - len(pids)} worker(s) not ready within 300 s (exit code {proc.poll()})")
+    return proc, pids
 
 
-def bench_http(model, bodies, workers, clients, requests, time_limit):
-    """Start the real command, let ``clients`` keep-alive clients each send ``requests`` routes."""
+def bench_http(model, bodies, workers, clients, requests, time_limit, reload=False):
+    """Start the real command, let ``clients`` keep-alive clients each send ``requests`` routes.
+
+    With ``reload``, ``POST /admin/reload`` is sent once 5% of the requests are answered, so
+    the phase also shows whether replacing the model (or, with several workers, the workers) loses any.
+    """
     port = _free_port()
-    proc = _start_server(model, workers, port)
+    proc, first_pids = _start_server(model, workers, port)
+    reload_at = clients * requests // 20 if reload else None
     try:
-        latencies, errors, seconds = _load(port, bodies, clients, requests, time_limit)
+        latencies, errors, seconds, reloads = _load(port, bodies, clients, requests, time_limit, reload_at)
+        last_pids = _worker_pids(port, workers, 10) if reload and workers > 1 else first_pids
     finally:
         proc.terminate()
         proc.wait(30)
     for e in errors[:3]:
         print(f"  error: {e}", file=sys.stderr)
-    return _summary(f"HTTP --workers {workers} ({clients} clients)", latencies, len(errors), seconds)
+    name = f"HTTP --workers {workers} ({clients} clients)" + (" + reload" if reload else "")
+    row = _summary(name, latencies, len(errors), seconds)
+    if reload:
+        row["reload"] = reloads[0] if reloads else "not sent"
+        if workers > 1:
+            row["reload"] += f", {len(last_pids - first_pids)} of {workers} workers replaced by the end"
+    return row
 
 
 def _print(rows, header):
@@ -180,7 +217,7 @@ def _print(rows, header):
     print(f"{'mode':<40} {'requests':>8} {'errors':>6} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8}")
     for r in rows:
         print(f"{r['mode']:<40} {r['requests']:>8} {r['errors']:>6} {r['p50_ms']:>8} {r['p99_ms']:>8} "
-              f"{r['req_per_s']:>8}")
+              f"{r['req_per_s']:>8}" + (f"  reload: {r['reload']}" if "reload" in r else ""))
 
 
 def main(argv=None):
@@ -192,6 +229,8 @@ def main(argv=None):
     p.add_argument("--texts", type=int, default=500, help="distinct synthetic complaints cycled through")
     p.add_argument("--time-limit", type=float, default=600.0, help="seconds per phase at most")
     p.add_argument("--seed", type=int, default=11)
+    p.add_argument("--reload", action="store_true",
+                   help="also run each HTTP phase again with POST /admin/reload once 5%% of its requests are answered")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     if args.model is None:
@@ -203,6 +242,8 @@ def main(argv=None):
     rows = bench_in_process(args.model, bodies, args.clients, args.requests, args.time_limit)
     for w in args.workers:
         rows.append(bench_http(args.model, bodies, w, args.clients, args.requests, args.time_limit))
+        if args.reload:
+            rows.append(bench_http(args.model, bodies, w, args.clients, args.requests, args.time_limit, True))
     header = (f"model {Path(args.model).name}, {len(bodies)} distinct texts, {total} requests per phase, "
               f"{os.cpu_count()} CPUs, load average at end {os.getloadavg()[0]:.1f}")
     if args.json:
