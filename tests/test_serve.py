@@ -348,7 +348,8 @@ class TestReadiness:
             srv.wait_ready()
             loader.gate.clear()
             with srv.client() as c:
-                pending = threading.Thread(target=c.post, args=("/admin/reload",), kwargs={"json": {"model": str(model_b)}})
+                pending = threading.Thread(target=c.post, args=("/admin/reload",),
+                                           kwargs={"json": {"model": str(model_b)}})
                 pending.start()
                 wait_for(lambda: loader.calls == 2, 10, "the reload to start")
                 assert c.get("/readyz").json()["status"] == "reloading"

@@ -53,7 +53,8 @@ class RouteRequest(BaseModel):
     received_at: Annotated[datetime | None, BeforeValidator(_time_text)] = Field(
         None, strict=False, description=_TICKET_FIELDS["received_at"])
     location: str | None = Field(None, description=_TICKET_FIELDS["location"])
-    top_k: Annotated[int, BeforeValidator(_integral)] = Field(5, ge=1, le=MAX_TOP_K, description="Candidates to return.")
+    top_k: Annotated[int, BeforeValidator(_integral)] = Field(5, ge=1, le=MAX_TOP_K,
+                                                              description="Candidates to return.")
 
 
 class BatchRequest(BaseModel):
