@@ -147,6 +147,33 @@ class TestRouteOne:
         assert r.json()["error"]["code"] == code
 
 
+class _ExplodingRouter:
+    """Stands in for a router with a bug: every call raises with the complaint in the message."""
+
+    catalog = None
+
+    def route(self, text, **kwargs):
+        raise RuntimeError(f"bug while routing {text}")
+
+
+class TestUnexpectedErrors:
+    def test_a_bug_gives_a_json_500_without_traceback_or_text(self, caplog):
+        from sujian_router._service._state import LoadedModel
+
+        def loader(path):
+            return LoadedModel(router=_ExplodingRouter(), name="boom", version="0", catalog_version=None)
+
+        with ThreadServer(create_app(ServiceSettings(), loader=loader)) as srv:
+            srv.wait_ready()
+            with srv.client() as c:
+                r = c.post("/v1/route", json={"text": SECRET_TEXTS[1]}, headers={"X-Request-ID": "crash-1"})
+        assert r.status_code == 500
+        assert r.json() == {"error": {"code": "internal_error", "message": "internal error (request id crash-1)"}}
+        assert "Traceback" not in r.text and SECRET_TEXTS[1] not in r.text
+        ours = [rec.getMessage() for rec in caplog.records if rec.name.startswith("sujian_router")]
+        assert any("crash-1" in m for m in ours) and not any(SECRET_TEXTS[1] in m for m in ours)
+
+
 class TestBatch:
     def test_one_decision_per_ticket_in_order_with_bad_tickets_flagged(self, http, router):
         texts = [PINGSHAN, "小区门口餐馆油烟很大", "工地晚上十二点还在打桩", "路灯坏了一个月没人修", "楼上漏水到我家"]
@@ -293,6 +320,23 @@ class TestLogs:
         assert '"status": 401' in access[-1].getMessage() and '"latency_ms"' in access[-1].getMessage()
         for secret in (*SECRET_TEXTS, "半夜拖动家具", KEY, KEY[::-1], HASHED_KEY):
             assert secret not in text
+
+
+    def test_json_log_lines_name_an_exception_by_type_only(self):
+        import json
+        import logging
+        import sys
+
+        from sujian_router._service._logging import JsonFormatter
+
+        try:
+            raise RuntimeError(f"bug while routing {SECRET_TEXTS[0]}")
+        except RuntimeError:
+            record = logging.LogRecord("uvicorn.error", logging.ERROR, __file__, 1, "Exception in ASGI application",
+                                       None, sys.exc_info())
+        line = JsonFormatter().format(record)
+        assert json.loads(line)["exception"] == "RuntimeError"
+        assert SECRET_TEXTS[0] not in line and "Traceback" not in line
 
 
 class TestMetrics:
