@@ -314,9 +314,15 @@ class TestLogs:
         with keyed_server.client(headers={"Authorization": "Bearer " + KEY[::-1]}) as c:
             c.post("/v1/route", json={"text": SECRET_TEXTS[0]})
             c.get(f"/v1/{SECRET_TEXTS[1]}")
-        text = "\n".join(r.getMessage() for r in caplog.records)
-        access = [r for r in caplog.records if r.name == "sujian_router.service.access"]
+
+        def access_lines():  # a line is written just after its answer is sent: wait for the last one
+            return [r for r in caplog.records if r.name == "sujian_router.service.access"
+                    and '"route": "/readyz"' not in r.getMessage()]
+
+        wait_for(lambda: len(access_lines()) >= 6, 10, "the access lines")
+        access = access_lines()
         assert len(access) == 6, "one access line per request"
+        text = "\n".join(r.getMessage() for r in caplog.records)
         assert '"status": 401' in access[-1].getMessage() and '"latency_ms"' in access[-1].getMessage()
         for secret in (*SECRET_TEXTS, "半夜拖动家具", KEY, KEY[::-1], HASHED_KEY):
             assert secret not in text
@@ -339,20 +345,28 @@ class TestLogs:
         assert SECRET_TEXTS[0] not in line and "Traceback" not in line
 
 
+def _metrics_with(http, needle):
+    """The /metrics text once it holds ``needle`` (a request is counted just after its answer is sent)."""
+    def probe():
+        text = http.get("/metrics").text
+        return text if needle in text else None
+
+    return wait_for(probe, 10, f"{needle} in /metrics")
+
+
 class TestMetrics:
     def test_metrics_count_requests_decisions_and_name_the_model(self, http):
         http.post("/v1/route", json=SEED)
         info = http.get("/readyz").json()["model"]
-        text = http.get("/metrics").text
-        assert 'sujian_http_requests_total{method="POST",route="/v1/route",status="200"}' in text
+        text = _metrics_with(http, 'sujian_http_requests_total{method="POST",route="/v1/route",status="200"}')
         assert 'sujian_http_request_duration_seconds_bucket{le="0.1",route="/v1/route"}' in text
         assert 'sujian_decisions_total{category="噪声污染",tier=' in text
         assert f'version="{info["version"]}"' in text and "sujian_model_ready 1.0" in text
 
     def test_path_parameters_do_not_become_labels(self, http):
         http.get("/v1/items/08-04-003")
-        text = http.get("/metrics").text
-        assert 'route="/v1/items/{code}"' in text and "08-04-003" not in text
+        text = _metrics_with(http, 'route="/v1/items/{code}"')
+        assert "08-04-003" not in text
 
 
 class _GatedLoader:
