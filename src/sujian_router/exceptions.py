@@ -18,6 +18,7 @@ __all__ = [
     "ModelMismatchError",
     "RulesError",
     "NotFittedError",
+    "ServiceConfigError",
 ]
 
 
@@ -113,3 +114,7 @@ class RulesError(SujianRouterError, ValueError):
 
 class NotFittedError(SujianRouterError, ValueError):
     """An estimator or router was used before it was fitted or loaded."""
+
+
+class ServiceConfigError(SujianRouterError, ValueError):
+    """The HTTP service was given unusable settings (the message names the setting or file line)."""
