@@ -1,0 +1,168 @@
+"""Reading tickets chunk by chunk into the compact table the hotspot steps work on.
+
+Input is a ticket export (read with the library's one reader,
+:func:`~sujian_router._tickets.iter_ticket_chunks`), an already routed file
+(``route-file`` output with ``item_code`` and friends), or a DataFrame of
+either. Tickets that are not routed yet are routed one chunk at a time. Of
+each ticket only what the later steps need is kept: ids, time, routing,
+place, caller, support, and a short masked text (the first
+``TEXT_CHARS`` characters) when the input has text, so memory grows with a
+few hundred bytes per ticket, never with the whole export.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import TicketSchemaError
+from ._mentions import extract_places, locate, place_key
+
+__all__ = ["collect", "TEXT_CHARS", "ROUTED_COLUMNS"]
+
+#: Characters of each ticket's text kept for grouping, titles and samples.
+TEXT_CHARS = 160
+#: Columns that mark an input as already routed (``route-file`` output).
+ROUTED_COLUMNS = ("item_code",)
+_KEEP = ("ticket_id", "time", "item_code", "item_name", "category", "lead", "co", "urgent", "district",
+         "street", "place", "caller", "support", "text")
+
+
+def _chunks(tickets, column_mapping, encoding, chunk_size):
+    """Yield DataFrames of at most ``chunk_size`` rows with canonical column names."""
+    from .._tickets import iter_ticket_chunks
+
+    if isinstance(tickets, pd.DataFrame):
+        frame = tickets.rename(columns=dict(column_mapping or {}))
+        if "title" in frame.columns and "text" in frame.columns:
+            frame = frame.assign(text=[f"{a}\n{b}" if a and b else (a or b) for a, b in
+                                       zip(frame["title"].fillna("").astype(str), frame["text"].fillna("").astype(str))])
+        if "source_row" not in frame.columns:
+            frame = frame.assign(source_row=np.arange(len(frame)))
+        for lo in range(0, max(len(frame), 1), chunk_size):
+            yield frame.iloc[lo:lo + chunk_size].reset_index(drop=True)
+        return
+    yield from iter_ticket_chunks(tickets, chunk_size=chunk_size, column_mapping=column_mapping,
+                                  encoding=encoding, required=())
+
+
+def _check_columns(chunk, where):
+    if "item_code" not in chunk.columns and "text" not in chunk.columns:
+        raise TicketSchemaError(
+            f"{where}: expected a 'text' column (a ticket export) or an 'item_code' column (a routed file), "
+            f"found {list(chunk.columns)}; map yours with column_mapping / --column-map"
+        )
+
+
+def _routed(chunk, router, catalog):
+    """Item, lead, co-units, urgency, district and street of each row of ``chunk``."""
+    if "item_code" in chunk.columns:
+        codes = chunk["item_code"].fillna("").astype(str).str.strip()
+        names = chunk["item_name"].fillna("").astype(str) if "item_name" in chunk.columns else \
+            codes.map(lambda c: catalog.get(c).name if c and c in catalog else "")
+        cats = chunk["category"].fillna("").astype(str) if "category" in chunk.columns else \
+            codes.map(lambda c: catalog.get(c).category if c and c in catalog else "")
+        return pd.DataFrame({
+            "item_code": codes, "item_name": names, "category": cats,
+            "lead": _col(chunk, "lead_department"), "co": _col(chunk, "co_departments"),
+            "urgent": _col(chunk, "urgency").eq("紧急"),
+            "district": _col(chunk, "district"), "street": _col(chunk, "street"),
+        })
+    ctx = chunk[[c for c in ("text", "district", "street", "received_at", "location") if c in chunk.columns]]
+    decisions = router.route_many(ctx, explain=False)
+    return pd.DataFrame({
+        "item_code": [d.item_code or "" for d in decisions],
+        "item_name": [d.item_name or "" for d in decisions],
+        "category": [d.category or "" for d in decisions],
+        "lead": [d.lead_department or "" for d in decisions],
+        "co": ["|".join(d.co_departments) for d in decisions],
+        "urgent": [d.urgency == "紧急" for d in decisions],
+        "district": [d.district or "" for d in decisions],
+        "street": [d.street or "" for d in decisions],
+    })
+
+
+def _col(chunk, name):
+    if name in chunk.columns:
+        return chunk[name].fillna("").astype(str).str.strip()
+    return pd.Series([""] * len(chunk), index=chunk.index, dtype=object)
+
+
+def _places(texts, district, street, directory):
+    """Place key, district and street of each text (given district/street win)."""
+    keys, dists, streets = [], [], []
+    for text, d, s in zip(texts, district, street):
+        head, _, body = text.partition("\n")
+        m_head = extract_places(head, directory)
+        m_all = m_head + extract_places(body[:300], directory)
+        keys.append(place_key(m_head) or place_key(m_all) or "")
+        dd, ss = locate(m_all, district=d or None, street=s or None)
+        dists.append(dd or "")
+        streets.append(ss or "")
+    return keys, dists, streets
+
+
+def _times(values):
+    """Parse receipt times; unreadable or empty ones become NaT (and are counted in the notes)."""
+    values = values.where(values != "")
+    return pd.to_datetime(values, errors="coerce", format="mixed")
+
+
+def _short_texts(texts):
+    from .._text import mask_personal_data, normalize_text
+
+    return [mask_personal_data(normalize_text(t)[: TEXT_CHARS * 2])[0][:TEXT_CHARS] for t in texts]
+
+
+def _compact(chunk, router, catalog, directory, where):
+    """The compact rows of one chunk."""
+    _check_columns(chunk, where)
+    routed = _routed(chunk, router, catalog)
+    n = len(chunk)
+    out = pd.DataFrame({
+        "ticket_id": _col(chunk, "ticket_id") if "ticket_id" in chunk.columns
+        else chunk["source_row"].astype(str),
+        "time": _times(_col(chunk, "received_at")),
+        "caller": _col(chunk, "caller"),
+        "support": pd.to_numeric(_col(chunk, "support"), errors="coerce").fillna(0.0),
+    })
+    for c in ("item_code", "item_name", "category", "lead", "co", "urgent", "district", "street"):
+        out[c] = routed[c].to_numpy()
+    if "text" in chunk.columns:
+        texts = chunk["text"].fillna("").astype(str).tolist()
+        out["place"], out["district"], out["street"] = _places(texts, out["district"], out["street"], directory)
+        out["text"] = _short_texts(texts)
+    else:
+        out["place"] = [""] * n
+        out["text"] = [""] * n
+    return out[list(_KEEP)]
+
+
+def collect(tickets, *, router, catalog, directory, column_mapping=None, encoding=None, chunk_size=50_000,
+            progress=False):
+    """Read all tickets into the compact table; return it and notes on the input.
+
+    ``router`` is a callable returning the router, called only if some chunk
+    needs routing, so a routed file never loads a model.
+    """
+    from tqdm import tqdm
+
+    where = str(tickets) if not isinstance(tickets, pd.DataFrame) else "tickets"
+    parts, loaded = [], None
+    bar = tqdm(desc="reading tickets", unit="rows", disable=not progress, dynamic_ncols=True)
+    try:
+        for chunk in _chunks(tickets, column_mapping, encoding, chunk_size):
+            if "item_code" not in chunk.columns and "text" in chunk.columns and loaded is None:
+                loaded = router()
+            parts.append(_compact(chunk, loaded, catalog, directory, where))
+            bar.update(len(chunk))
+    finally:
+        bar.close()
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(_KEEP))
+    for c in ("item_code", "item_name", "category", "lead", "co", "district", "street", "place"):
+        table[c] = table[c].astype("category")
+    notes = []
+    bad_time = int(table["time"].isna().sum())
+    if bad_time:
+        notes.append(f"{bad_time} ticket(s) without a readable received_at: grouped, but not counted in periods")
+    return table, notes

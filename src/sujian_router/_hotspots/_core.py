@@ -1,0 +1,353 @@
+"""``find_hotspots``: from tickets to ranked hot issues, surges and the hottest classes."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+
+from ._collect import collect
+from ._group import group_tickets
+from ._heat import explain, heat_parts
+from ._mentions import merge_aliases
+from ._report import ClassCount, Hotspot, HotspotReport
+from ._surge import Periods, Surge, surge_table
+
+__all__ = ["find_hotspots"]
+
+_COORDINATOR_DISTRICT = "区政务服务和数据管理局"
+_COORDINATOR_CITY = "市政务服务和数据管理局"
+_ADMIN = re.compile(r"[A-Z]\d{0,2}(?:市|区|县)|[\u4e00-\u9fff]{2}省")
+_TITLE_STOP = frozenset(
+    "问题 投诉 反映 关于 请求 要求 希望 建议 咨询 请问 严重 相关 部门 政府 领导 市民 业主 居民 群众 我们 "
+    "小区 处理 解决 一直 多次 现在 目前 能否 何时 什么 为什么 没有 进行 情况 影响 存在 长期 恳请 尽快 "
+    "市长 书记 您好 你好 尊敬 谢谢 感谢".split()
+)
+
+
+def _check(period, top, min_tickets, max_gap, area, level):
+    """Validate the parameters once; return the parsed period and gap."""
+    periods = Periods.parse(period)
+    if top is not None and (not isinstance(top, int) or top < 1):
+        raise ValueError(f"top must be a positive integer or None, got {top!r}")
+    if not isinstance(min_tickets, int) or min_tickets < 2:
+        raise ValueError(f"min_tickets must be an integer >= 2, got {min_tickets!r}")
+    if area not in ("street", "district"):
+        raise ValueError(f"surge_area must be 'street' or 'district', got {area!r}")
+    if level not in ("item", "subcategory"):
+        raise ValueError(f"surge_level must be 'item' or 'subcategory', got {level!r}")
+    gap = None
+    if max_gap is not None:
+        try:
+            gap = pd.Timedelta(max_gap).to_timedelta64().astype("m8[ns]")
+        except ValueError:
+            raise ValueError(f"max_gap must be a duration such as '60D', got {max_gap!r}") from None
+    return periods, gap
+
+
+def _router_factory(router):
+    def load():
+        if router is None or isinstance(router, (str, os.PathLike)):
+            from .._router import Router
+
+            return Router.load(router)
+        return router
+
+    return load
+
+
+def _cells(table, area, level, catalog):
+    """Integer cell (item or subcategory x area) per ticket, and each cell's (code, district, street)."""
+    code = table["item_code"].astype(str)
+    if level == "subcategory":
+        code = code.map(lambda c: c.rsplit("-", 1)[0] if c.count("-") == 2 else c)
+    street = table["street"].astype(str) if area == "street" else pd.Series("", index=table.index)
+    district = table["district"].astype(str)
+    key = code + "\x1f" + district + "\x1f" + street
+    cell, uniques = pd.factorize(key, sort=True)
+    parts = [u.split("\x1f") for u in uniques]
+    cell = np.where(code.to_numpy() == "", -1, cell)
+    return cell, parts
+
+
+def _surges(table, periods, pidx, area, level, catalog, surge_kw):
+    """Flagged surges (most unusual first), the cell of each ticket, the raw table and (cell, period) -> Surge."""
+    cell, parts = _cells(table, area, level, catalog)
+    res = surge_table(cell, pidx, **surge_kw)
+    names = dict(zip(table["item_code"].astype(str), table["item_name"].astype(str)))
+    out = {}
+    for i in np.flatnonzero(res["flagged"]):
+        code, district, street = parts[int(res["cell"][i])]
+        p = int(res["period"][i])
+        pv = float(res["p_value"][i])
+        score = min(50.0, -np.log10(max(pv, 1e-300)))
+        out[(int(res["cell"][i]), p)] = Surge(
+            code, names.get(code) or _subcat_name(code, catalog), district or None, street or None,
+            periods.start(p), periods.end(p), int(res["count"][i]), float(res["expected"][i]), pv, float(score))
+    ranked = sorted(out.values(), key=lambda s: (-s.score, -s.count, s.item_code, s.district or "",
+                                                 s.street or "", s.period_start))
+    return tuple(ranked), cell, res, out
+
+
+def _subcat_name(code, catalog):
+    return next((it.subcategory for it in catalog.items if it.subcategory_code == code), "")
+
+
+def _similarity_texts(table):
+    """Texts with the place key and administrative names removed: what the problem is."""
+    out = []
+    for text, place in zip(table["text"].tolist(), table["place"].astype(str).tolist()):
+        t = _ADMIN.sub(" ", text)
+        if place:
+            t = t.replace(place, " ")
+        out.append(t)
+    return out
+
+
+def _text_groups(table, gap, min_tickets, thresholds):
+    """Group labels from place and text (inputs with text)."""
+    keys = table["place"].astype(str).to_numpy()
+    alias = merge_aliases(set(keys.tolist()))
+    canon = np.array([alias.get(k, k) for k in keys.tolist()], dtype=object)
+    table["place"] = pd.Categorical(canon)
+    blocks = table["category"].astype(str).to_numpy()
+    return group_tickets(_similarity_texts(table), canon, blocks, table["time"].to_numpy(),
+                         place_threshold=thresholds[0], dup_threshold=thresholds[1], max_gap=gap,
+                         min_size=min_tickets)
+
+
+def _surge_groups(cell, pidx, res, min_tickets):
+    """Group labels from flagged surges (inputs without text): a run of flagged periods of one cell."""
+    flagged = {(int(c), int(p)) for c, p in zip(res["cell"][res["flagged"]], res["period"][res["flagged"]])}
+    run_of = {}
+    for c, p in sorted(flagged):
+        run_of[(c, p)] = run_of.get((c, p - 1), (c, p))
+    labels = np.full(len(cell), -1, dtype=np.int64)
+    ids = {}
+    for i, (c, p) in enumerate(zip(cell.tolist(), pidx.tolist())):
+        run = run_of.get((c, p))
+        if run is not None:
+            labels[i] = ids.setdefault(run, len(ids))
+    sizes = np.bincount(labels[labels >= 0], minlength=max(len(ids), 1))
+    return np.where((labels >= 0) & (sizes[np.maximum(labels, 0)] >= min_tickets), labels, -1)
+
+
+def _mode(values):
+    """Most common non-empty value; ties go to the smallest (deterministic)."""
+    counts = Counter(v for v in values if v)
+    if not counts:
+        return ""
+    best = max(counts.values())
+    return min(v for v, n in counts.items() if n == best)
+
+
+def _leads(sub, district, directory):
+    """Lead unit (item lead, or the coordinator when duties are split) and co-units of one group."""
+    leads = Counter(v for v in sub["lead"].astype(str) if v)
+    co = Counter(u for v in sub["co"].astype(str) for u in v.split("|") if u)
+    if not leads:
+        return "", ()
+    ranked = sorted(leads.items(), key=lambda kv: (-kv[1], kv[0]))
+    lead = ranked[0][0]
+    if len(ranked) >= 2 and ranked[0][1] < 0.5 * sum(leads.values()) and ranked[1][1] >= 2:
+        role = _COORDINATOR_DISTRICT if district else _COORDINATOR_CITY
+        lead = directory.resolve(role, district=district or None)
+    others = Counter({k: v for k, v in leads.items()}) + co
+    co_units = [u for u, _ in sorted(others.items(), key=lambda kv: (-kv[1], kv[0])) if u != lead]
+    return lead, tuple(co_units[:6])
+
+
+def _title(place, texts, tokenizer):
+    """Place plus the words most of the group's texts share."""
+    df = Counter()
+    for t in texts:
+        df.update({w for w in tokenizer(t.split("\n", 1)[0]) if len(w) >= 2 and w not in _TITLE_STOP
+                   and not w.isdigit() and w not in place})
+    words = [w for w, _ in sorted(df.items(), key=lambda kv: (-kv[1], kv[0]))[:3]]
+    head = place or ""
+    return (head + "：" if head else "") + "、".join(words)
+
+
+def _group_surge(sub, code, cell, res_index, periods):
+    """The most unusual flagged period of the group's dominant item in its area while the group ran."""
+    cells = set(cell[sub.index.to_numpy()][sub["item_code"].astype(str).to_numpy() == code].tolist())
+    p_lo, p_hi = periods.index(sub["time"].min()), periods.index(sub["time"].max())
+    best = None
+    for c in sorted(cells):
+        for p in range(int(p_lo), int(p_hi) + 1):
+            s = res_index.get((c, p))
+            if s is not None and (best is None or s.score > best.score):
+                best = s
+    return best.to_dict() if best else None
+
+
+def _one_hotspot(sub, ctx):
+    """Build the (unranked) hot issue of one group."""
+    code = _mode(sub["item_code"].astype(str))
+    district = _mode(sub["district"].astype(str))
+    street = _mode(sub[sub["district"].astype(str) == district]["street"].astype(str))
+    lead, co = _leads(sub, district, ctx["directory"])
+    place = _mode(sub["place"].astype(str)) if "place" in sub else ""
+    callers = sub["caller"].astype(str)
+    n_callers = int(callers[callers != ""].nunique()) if (callers != "").any() else len(sub)
+    surge = _group_surge(sub, code, ctx["cell"], ctx["res_index"], ctx["periods"]) if sub["time"].notna().any() \
+        else None
+    parts = heat_parts(sub["time"].to_numpy(), n_callers, float(sub["support"].sum()),
+                       float(sub["urgent"].mean()), surge["score"] if surge else 0.0)
+    texts = [t for t in sub["text"].tolist() if t]
+    title = _title(place, texts, ctx["tokenizer"]) if texts else ""
+    return dict(
+        title=title or f"{place or street or district or ''} {ctx['names'].get(code, '')}".strip(),
+        item_code=code, item_name=ctx["names"].get(code, ""), lead_department=lead, co_departments=co,
+        place=place or None, district=district or None, street=street or None,
+        start=_pytime(sub["time"].min()), end=_pytime(sub["time"].max()), n_tickets=len(sub),
+        n_callers=n_callers, support=float(sub["support"].sum()), heat=round(sum(parts.values()), 4),
+        surge=surge, ticket_ids=tuple(sub["ticket_id"].astype(str)), heat_parts=parts,
+        samples=tuple(texts[:3]), rows=sub.index.to_numpy(),
+    )
+
+
+def _pytime(t):
+    return None if pd.isna(t) else t.to_pydatetime()
+
+
+def _rank(found, top):
+    """Hottest first; ties by size, then start, then ticket ids (deterministic). Returns hot issues and rows."""
+    found.sort(key=lambda h: (-h["heat"], -h["n_tickets"], h["start"] or pd.Timestamp.max, h["ticket_ids"]))
+    out, rows = [], {}
+    for r, h in enumerate(found[:top] if top else found, start=1):
+        rows[r] = h.pop("rows")
+        out.append(Hotspot(rank=r, why=explain(h["heat_parts"], r), **h))
+    return tuple(out), rows
+
+
+def _top_classes(table, pidx, periods, names, n=10):
+    """The ``n`` most reported items of every period."""
+    frame = pd.DataFrame({"p": pidx, "code": table["item_code"].astype(str).to_numpy(),
+                          "lead": table["lead"].astype(str).to_numpy()})
+    frame = frame[(frame["p"] >= 0) & (frame["code"] != "")]
+    counts = frame.groupby(["p", "code"], sort=True).size().reset_index(name="n")
+    leads = frame.groupby(["p", "code"], sort=True)["lead"].agg(_mode).reset_index()
+    counts = counts.merge(leads, on=["p", "code"]).sort_values(["p", "n", "code"], ascending=[True, False, True])
+    out = []
+    for p, grp in counts.groupby("p", sort=True):
+        for r, row in enumerate(grp.head(n).itertuples(index=False), start=1):
+            out.append(ClassCount(periods.start(p), r, row.code, names.get(row.code, ""), row.lead, int(row.n)))
+    return tuple(out)
+
+
+def _timelines(rows_by_rank, pidx, periods):
+    """Tickets per period of each hot issue, from its first to its last period."""
+    out = {}
+    for rank, rows in rows_by_rank.items():
+        counts = Counter(int(i) for i in pidx[rows] if i >= 0)
+        if counts:
+            out[rank] = [(periods.start(p), counts.get(p, 0)) for p in range(min(counts), max(counts) + 1)]
+    return out
+
+
+def _area_counts(table):
+    d = table["district"].astype(str).to_numpy()
+    s = table["street"].astype(str).to_numpy()
+    counts = Counter(zip(d.tolist(), s.tolist()))
+    return tuple((a or None, b or None, n) for (a, b), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def find_hotspots(tickets, *, router=None, column_mapping=None, encoding=None, period="7D", top=None,
+                  min_tickets=3, max_gap="60D", surge_area="street", surge_level="item",
+                  place_threshold=0.2, dup_threshold=0.5, surge_min_count=5, surge_max_p=1e-4,
+                  chunk_size=50_000, catalog=None, progress=False) -> HotspotReport:
+    """Find hot issues: many tickets about one problem at one place in one period, ranked by heat.
+
+    Parameters
+    ----------
+    tickets : str, path-like or pandas.DataFrame
+        A ticket export (CSV/XLSX with ``text``, optionally ``title``,
+        ``received_at``, ``district``, ``street``, ``ticket_id``, ``caller``,
+        ``support``) or an already routed file (``route-file`` output, with
+        ``item_code``; add ``received_at`` for periods). Files are read in
+        chunks of ``chunk_size`` rows.
+    router : Router or str or path-like, optional
+        Routes tickets that are not routed yet (the default model when None;
+        loaded only if needed).
+    column_mapping : dict, optional
+        Export column -> canonical name, as in :func:`read_tickets`, e.g.
+        ``{"posted_at": "received_at", "user": "caller", "likes": "support"}``.
+    encoding : str, optional
+        CSV encoding (detected when None).
+    period : str
+        Period of the surge model and the class tables: ``"7D"``, ``"1D"``, ``"M"``.
+    top : int, optional
+        Keep only the ``top`` hottest issues (all when None).
+    min_tickets : int
+        Fewest tickets of a hot issue.
+    max_gap : str or None
+        A hot issue is cut where its tickets are further apart than this.
+    surge_area : {"street", "district"}
+    surge_level : {"item", "subcategory"}
+        The cells of the surge model.
+    place_threshold, dup_threshold : float
+        Text-similarity thresholds of same-place links and of near duplicates.
+    surge_min_count, surge_max_p
+        A surge needs at least this many tickets and at most this Poisson tail.
+    chunk_size : int
+    catalog : DutyCatalog, optional
+        Names items and provides the department directory (bundled by default).
+    progress : bool
+        Show a progress bar while reading.
+
+    Returns
+    -------
+    HotspotReport
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rows = [("丽发新城小区旁搅拌站夜间噪音扰民", "08-01-001", f"2024-05-0{i} 23:00") for i in range(1, 6)]
+    >>> rows += [("公交车绕路", "04-01-001", "2024-05-02 09:00")]
+    >>> df = pd.DataFrame(rows, columns=["text", "item_code", "received_at"])
+    >>> report = find_hotspots(df)
+    >>> [(h.rank, h.place, h.n_tickets, h.ticket_ids) for h in report.hotspots]
+    [(1, '丽发新城', 5, ('0', '1', '2', '3', '4'))]
+    """
+    periods, gap = _check(period, top, min_tickets, max_gap, surge_area, surge_level)
+    if not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    return _find(tickets, router, column_mapping, encoding, periods, top, min_tickets, gap, surge_area,
+                 surge_level, (place_threshold, dup_threshold),
+                 dict(min_count=surge_min_count, max_p=surge_max_p), chunk_size, catalog, progress)
+
+
+def _find(tickets, router, mapping, encoding, periods, top, min_tickets, gap, area, level, thresholds, surge_kw,
+          chunk_size, catalog, progress):
+    """The steps of :func:`find_hotspots` after validation."""
+    from .._catalog import load_catalog
+    from .._tokenize import Tokenizer
+
+    catalog = catalog if catalog is not None else load_catalog()
+    directory = catalog.departments
+    table, notes = collect(tickets, router=_router_factory(router), catalog=catalog, directory=directory,
+                           column_mapping=mapping, encoding=encoding, chunk_size=chunk_size, progress=progress)
+    pidx = periods.index(table["time"].to_numpy())
+    surges, cell, res, res_index = _surges(table, periods, pidx, area, level, catalog, surge_kw)
+    if (table["text"] != "").any():
+        labels = _text_groups(table, gap, min_tickets, thresholds)
+    else:
+        labels = _surge_groups(cell, pidx, res, min_tickets)
+        notes.append("no text: a hot issue is a run of surging periods of one item in one area")
+    names = dict(zip(table["item_code"].astype(str), table["item_name"].astype(str)))
+    ctx = dict(directory=directory, cell=cell, res_index=res_index, periods=periods, names=names,
+               tokenizer=Tokenizer(backend="rjieba"))
+    order = np.argsort(labels, kind="stable")
+    order = order[labels[order] >= 0]
+    bounds = np.flatnonzero(np.r_[True, labels[order][1:] != labels[order][:-1], True]) if len(order) else []
+    found = [_one_hotspot(table.iloc[order[lo:hi]], ctx) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    hotspots, rows_by_rank = _rank(found, top)
+    return HotspotReport(
+        hotspots=hotspots, surges=surges, top_classes=_top_classes(table, pidx, periods, names),
+        area_counts=_area_counts(table), period=periods.spec, n_tickets=len(table),
+        timelines=_timelines(rows_by_rank, pidx, periods), notes=tuple(notes),
+    )
