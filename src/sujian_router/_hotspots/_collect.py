@@ -25,7 +25,7 @@ TEXT_CHARS = 160
 #: Columns that mark an input as already routed (``route-file`` output).
 ROUTED_COLUMNS = ("item_code",)
 _KEEP = ("ticket_id", "time", "item_code", "item_name", "category", "lead", "co", "urgent", "district",
-         "street", "place", "caller", "support", "text")
+         "street", "place", "title_place", "caller", "support", "text")
 
 
 def _chunks(tickets, column_mapping, encoding, chunk_size):
@@ -89,17 +89,21 @@ def _col(chunk, name):
 
 
 def _places(texts, district, street, directory):
-    """Place key, district and street of each text (given district/street win)."""
-    keys, dists, streets = [], [], []
+    """Place key (title first, then body), title place key, district and street of each text.
+
+    A given district/street wins over the text.
+    """
+    keys, title_keys, dists, streets = [], [], [], []
     for text, d, s in zip(texts, district, street):
         head, _, body = text.partition("\n")
         m_head = extract_places(head, directory)
         m_all = m_head + extract_places(body[:300], directory)
-        keys.append(place_key(m_head) or place_key(m_all) or "")
+        title_keys.append(place_key(m_head) or "")
+        keys.append(title_keys[-1] or place_key(m_all) or "")
         dd, ss = locate(m_all, district=d or None, street=s or None)
         dists.append(dd or "")
         streets.append(ss or "")
-    return keys, dists, streets
+    return keys, title_keys, dists, streets
 
 
 def _times(values):
@@ -130,10 +134,11 @@ def _compact(chunk, router, catalog, directory, where):
         out[c] = routed[c].to_numpy()
     if "text" in chunk.columns:
         texts = chunk["text"].fillna("").astype(str).tolist()
-        out["place"], out["district"], out["street"] = _places(texts, out["district"], out["street"], directory)
+        out["place"], out["title_place"], out["district"], out["street"] = _places(
+            texts, out["district"], out["street"], directory)
         out["text"] = _short_texts(texts)
     else:
-        out["place"] = [""] * n
+        out["place"] = out["title_place"] = [""] * n
         out["text"] = [""] * n
     return out[list(_KEEP)]
 
@@ -159,7 +164,7 @@ def collect(tickets, *, router, catalog, directory, column_mapping=None, encodin
     finally:
         bar.close()
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(_KEEP))
-    for c in ("item_code", "item_name", "category", "lead", "co", "district", "street", "place"):
+    for c in ("item_code", "item_name", "category", "lead", "co", "district", "street", "place", "title_place"):
         table[c] = table[c].astype("category")
     notes = []
     bad_time = int(table["time"].isna().sum())

@@ -74,7 +74,7 @@ def _cells(table, area, level, catalog):
 
 
 def _surges(table, periods, pidx, area, level, catalog, surge_kw):
-    """Flagged surges (most unusual first), the cell of each ticket, the raw table and (cell, period) -> Surge."""
+    """Flagged surges (most unusual first), the cell of each ticket and the raw table of the surge model."""
     cell, parts = _cells(table, area, level, catalog)
     res = surge_table(cell, pidx, **surge_kw)
     names = dict(zip(table["item_code"].astype(str), table["item_name"].astype(str)))
@@ -89,7 +89,7 @@ def _surges(table, periods, pidx, area, level, catalog, surge_kw):
             periods.start(p), periods.end(p), int(res["count"][i]), float(res["expected"][i]), pv, float(score))
     ranked = sorted(out.values(), key=lambda s: (-s.score, -s.count, s.item_code, s.district or "",
                                                  s.street or "", s.period_start))
-    return tuple(ranked), cell, res, out
+    return tuple(ranked), cell, res
 
 
 def _subcat_name(code, catalog):
@@ -97,10 +97,11 @@ def _subcat_name(code, catalog):
 
 
 def _similarity_texts(table):
-    """Texts with the place key and administrative names removed: what the problem is."""
+    """What each ticket's problem is: its title (or opening words) without place or administrative names."""
     out = []
     for text, place in zip(table["text"].tolist(), table["place"].astype(str).tolist()):
-        t = _ADMIN.sub(" ", text)
+        head = text.split("\n", 1)[0]
+        t = _ADMIN.sub(" ", head if len(head) >= 4 else text[:60])
         if place:
             t = t.replace(place, " ")
         out.append(t)
@@ -110,11 +111,14 @@ def _similarity_texts(table):
 def _text_groups(table, gap, min_tickets, thresholds):
     """Group labels from place and text (inputs with text)."""
     keys = table["place"].astype(str).to_numpy()
-    alias = merge_aliases(set(keys.tolist()))
+    title_keys = table["title_place"].astype(str).to_numpy()
+    alias = merge_aliases(set(keys.tolist()) | set(title_keys.tolist()))
     canon = np.array([alias.get(k, k) for k in keys.tolist()], dtype=object)
+    canon_title = np.array([alias.get(k, k) for k in title_keys.tolist()], dtype=object)
+    texts = _similarity_texts(table)
     table["place"] = pd.Categorical(canon)
     blocks = table["category"].astype(str).to_numpy()
-    return group_tickets(_similarity_texts(table), canon, blocks, table["time"].to_numpy(),
+    return group_tickets(texts, canon, blocks, table["time"].to_numpy(), conflict_keys=canon_title,
                          place_threshold=thresholds[0], dup_threshold=thresholds[1], max_gap=gap,
                          min_size=min_tickets)
 
@@ -164,24 +168,42 @@ def _title(place, texts, tokenizer):
     """Place plus the words most of the group's texts share."""
     df = Counter()
     for t in texts:
-        df.update({w for w in tokenizer(t.split("\n", 1)[0]) if len(w) >= 2 and w not in _TITLE_STOP
-                   and not w.isdigit() and w not in place})
+        head = _ADMIN.sub(" ", t.split("\n", 1)[0])
+        head = head.replace(place, " ") if place else head
+        df.update({w for w in tokenizer(head) if len(w) >= 2 and w not in _TITLE_STOP
+                   and not w.isdigit() and (not place or w not in place)})
     words = [w for w, _ in sorted(df.items(), key=lambda kv: (-kv[1], kv[0]))[:3]]
     head = place or ""
     return (head + "：" if head else "") + "、".join(words)
 
 
-def _group_surge(sub, code, cell, res_index, periods):
-    """The most unusual flagged period of the group's dominant item in its area while the group ran."""
-    cells = set(cell[sub.index.to_numpy()][sub["item_code"].astype(str).to_numpy() == code].tolist())
-    p_lo, p_hi = periods.index(sub["time"].min()), periods.index(sub["time"].max())
-    best = None
-    for c in sorted(cells):
-        for p in range(int(p_lo), int(p_hi) + 1):
-            s = res_index.get((c, p))
-            if s is not None and (best is None or s.score > best.score):
-                best = s
-    return best.to_dict() if best else None
+def _group_surge(sub, code, ctx):
+    """The group's busiest period against the baseline of its dominant item in its area.
+
+    ``count`` is the group's tickets in that period, ``expected`` the cell's
+    baseline (the surge model's floor when the cell had no history), so a
+    new group that appears all at once has a high score.
+    """
+    from scipy.stats import poisson
+
+    pidx = ctx["pidx"][sub.index.to_numpy()]
+    valid = pidx >= 0
+    if not valid.any():
+        return None
+    peak = int(min(p for p, n in Counter(pidx[valid].tolist()).items()
+                   if n == max(Counter(pidx[valid].tolist()).values())))
+    count = int((pidx == peak).sum())
+    cells = ctx["cell"][sub.index.to_numpy()][sub["item_code"].astype(str).to_numpy() == code]
+    cell = Counter(cells.tolist()).most_common(1)[0][0] if len(cells) else -1
+    kw = ctx["surge_kw"]
+    expected = max(ctx["expected"].get((cell, peak), kw["floor"]), kw["floor"])
+    pv = float(poisson.sf(count - 1, expected))
+    flagged = count >= kw["min_count"] and count >= kw["min_ratio"] * expected and pv < kw["max_p"]
+    periods = ctx["periods"]
+    return {"period_start": periods.start(peak).strftime("%Y-%m-%d %H:%M"),
+            "period_end": periods.end(peak).strftime("%Y-%m-%d %H:%M"), "count": count,
+            "expected": round(float(expected), 3), "p_value": float(f"{pv:.3g}"),
+            "score": round(min(50.0, -np.log10(max(pv, 1e-300))), 2), "flagged": bool(flagged)}
 
 
 def _one_hotspot(sub, ctx):
@@ -193,8 +215,7 @@ def _one_hotspot(sub, ctx):
     place = _mode(sub["place"].astype(str)) if "place" in sub else ""
     callers = sub["caller"].astype(str)
     n_callers = int(callers[callers != ""].nunique()) if (callers != "").any() else len(sub)
-    surge = _group_surge(sub, code, ctx["cell"], ctx["res_index"], ctx["periods"]) if sub["time"].notna().any() \
-        else None
+    surge = _group_surge(sub, code, ctx)
     parts = heat_parts(sub["time"].to_numpy(), n_callers, float(sub["support"].sum()),
                        float(sub["urgent"].mean()), surge["score"] if surge else 0.0)
     texts = [t for t in sub["text"].tolist() if t]
@@ -257,8 +278,8 @@ def _area_counts(table):
 
 
 def find_hotspots(tickets, *, router=None, column_mapping=None, encoding=None, period="7D", top=None,
-                  min_tickets=3, max_gap="60D", surge_area="street", surge_level="item",
-                  place_threshold=0.2, dup_threshold=0.5, surge_min_count=5, surge_max_p=1e-4,
+                  min_tickets=3, max_gap="90D", surge_area="street", surge_level="item",
+                  place_threshold=0.1, dup_threshold=0.5, surge_min_count=5, surge_max_p=1e-4,
                   chunk_size=50_000, catalog=None, progress=False) -> HotspotReport:
     """Find hot issues: many tickets about one problem at one place in one period, ranked by heat.
 
@@ -318,7 +339,8 @@ def find_hotspots(tickets, *, router=None, column_mapping=None, encoding=None, p
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     return _find(tickets, router, column_mapping, encoding, periods, top, min_tickets, gap, surge_area,
                  surge_level, (place_threshold, dup_threshold),
-                 dict(min_count=surge_min_count, max_p=surge_max_p), chunk_size, catalog, progress)
+                 dict(min_count=surge_min_count, max_p=surge_max_p, min_ratio=2.0, floor=0.2), chunk_size,
+                 catalog, progress)
 
 
 def _find(tickets, router, mapping, encoding, periods, top, min_tickets, gap, area, level, thresholds, surge_kw,
@@ -332,15 +354,16 @@ def _find(tickets, router, mapping, encoding, periods, top, min_tickets, gap, ar
     table, notes = collect(tickets, router=_router_factory(router), catalog=catalog, directory=directory,
                            column_mapping=mapping, encoding=encoding, chunk_size=chunk_size, progress=progress)
     pidx = periods.index(table["time"].to_numpy())
-    surges, cell, res, res_index = _surges(table, periods, pidx, area, level, catalog, surge_kw)
+    surges, cell, res = _surges(table, periods, pidx, area, level, catalog, surge_kw)
     if (table["text"] != "").any():
         labels = _text_groups(table, gap, min_tickets, thresholds)
     else:
         labels = _surge_groups(cell, pidx, res, min_tickets)
         notes.append("no text: a hot issue is a run of surging periods of one item in one area")
     names = dict(zip(table["item_code"].astype(str), table["item_name"].astype(str)))
-    ctx = dict(directory=directory, cell=cell, res_index=res_index, periods=periods, names=names,
-               tokenizer=Tokenizer(backend="rjieba"))
+    expected = {(int(c), int(p)): float(e) for c, p, e in zip(res["cell"], res["period"], res["expected"])}
+    ctx = dict(directory=directory, cell=cell, pidx=pidx, expected=expected, periods=periods, names=names,
+               surge_kw=surge_kw, tokenizer=Tokenizer(backend="rjieba"))
     order = np.argsort(labels, kind="stable")
     order = order[labels[order] >= 0]
     bounds = np.flatnonzero(np.r_[True, labels[order][1:] != labels[order][:-1], True]) if len(order) else []

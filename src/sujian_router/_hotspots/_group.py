@@ -158,8 +158,8 @@ def _renumber(labels):
     return out
 
 
-def group_tickets(texts, keys, blocks, times, *, place_threshold=0.2, dup_threshold=0.5, max_gap=None,
-                  min_size=3):
+def group_tickets(texts, keys, blocks, times, *, conflict_keys=None, place_threshold=0.2, dup_threshold=0.5,
+                  max_gap=None, min_size=3):
     """Group tickets by place and text; return one group label per ticket (-1: in no group).
 
     Parameters
@@ -170,6 +170,11 @@ def group_tickets(texts, keys, blocks, times, *, place_threshold=0.2, dup_thresh
         Canonical place key per ticket ("" when none).
     blocks : ndarray of str
         Near duplicates are only searched within a block (e.g. a category).
+    conflict_keys : ndarray of str, optional
+        Two tickets whose conflict keys differ (both non-empty) are never
+        near duplicates; ``keys`` by default. Pass the places named in the
+        titles so that a place mentioned in passing does not keep apart two
+        tickets whose titles agree.
     times : ndarray of datetime64
     place_threshold, dup_threshold : float
         Cosine thresholds of the two kinds of link.
@@ -196,7 +201,8 @@ def group_tickets(texts, keys, blocks, times, *, place_threshold=0.2, dup_thresh
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     features = TextFeatures(texts)
-    edges = _place_edges(features, keys, place_threshold) + _duplicate_edges(features, keys, blocks,
+    conflict = keys if conflict_keys is None else np.asarray(conflict_keys)
+    edges = _place_edges(features, keys, place_threshold) + _duplicate_edges(features, conflict, blocks,
                                                                                dup_threshold)
     pairs = np.concatenate(edges) if edges else np.zeros((0, 2), dtype=np.int64)
     graph = sparse.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))

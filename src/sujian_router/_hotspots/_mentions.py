@@ -16,8 +16,7 @@ from dataclasses import dataclass
 
 __all__ = ["PlaceMention", "extract_places", "place_key", "locate", "merge_aliases", "KIND_ORDER"]
 
-#: Kinds of mention, most specific first (the primary place of a ticket is the
-#: first mention of the most specific kind found).
+#: Kinds of mention, most specific first.
 KIND_ORDER = ("compound", "company", "school", "facility", "road", "street", "district")
 
 _CJK = "\u4e00-\u9fff"
@@ -34,12 +33,17 @@ _SUFFIXES = {
 }
 _SUFFIX_KIND = {s: k for k, ss in _SUFFIXES.items() for s in ss}
 _SUFFIX_RE = "|".join(sorted(_SUFFIX_KIND, key=lambda s: (-len(s), s)))
+# a brand or organisation written with Latin letters or digits ("58车贷", "ofo单车"), not a quantity
+_BRAND = re.compile(r"(?<![A-Za-z0-9.])([A-Za-z0-9]{1,6})([\u4e00-\u9fff]{2})")
+_UNIT_CHARS = frozenset("年月日号栋幢楼层室元万千百个期次岁人户路条天届分秒点时周米吨公平里余多至后前名家位辆台厘毫克斤度倍")
+_NOT_BRANDS = frozenset("车道 公里 小时 分钟 年前 个月 多个 以上 以下 左右 余人 多人 万元 平米".split())
 _NAME = re.compile(f"({_BODY}{{2,7}}?)({_SUFFIX_RE})(?!道|办|口|市)")
 
 # Words that end a name body: a name never spans them.
 _BREAK_WORDS = (
     "关于", "反映", "投诉", "举报", "咨询", "请问", "建议", "希望", "要求", "恳请", "请求", "位于", "附近",
     "旁边", "门口", "对面", "周边", "里面", "内部", "以及", "还有", "业主", "居民", "市民", "村民", "我们",
+    "开发商", "经过", "造成", "自己", "任由", "作为", "因为", "距离", "受", "亦", "无", "距", "为", "以", "过",
     "旁", "的", "在", "和", "与", "及", "对", "向", "从", "把", "被", "给", "让", "是", "了", "于", "到", "至",
 )
 # pseudonymised units such as "A市", "A2区", "西地省"
@@ -52,7 +56,8 @@ _BREAK = re.compile(
 _GENERIC_BODIES = frozenset(
     "物业 开发 房地产 建筑 建设 装修 中介 培训 保险 快递 电力 供电 燃气 自来水 公交 出租 运营 施工 安置 "
     "一期 二期 三期 四期 五期 老旧 城区 县城 市区 主城 新城 老城 全城 进城 商业 步行 这个 那个 一个 整个 "
-    "地产 房产 农贸 国家中心 水泥 国际 公交线 有限 中心 人民 实验 职业技术 理工 本小 该小 我小 附近小 大型 小型 民办 公办 私立 公立 国有 私营 某某 相关 有关 当地 本地 外地".split()
+    "地产 房产 农贸 国家中心 水泥 国际 公交线 有限 中心 人民 实验 职业技术 理工 本小 该小 我小 附近小 "
+    "地下 地上 属下 大型 小型 民办 公办 私立 公立 国有 私营 某某 相关 有关 当地 本地 外地".split()
 )
 _BAD_PREFIX = ("本", "该", "我", "这", "此", "某", "各", "每", "全", "那", "其", "其他", "所有", "一家", "一所")
 _GENERIC_NAMES = frozenset("国际城 新城 花园 家园 小区 公寓 广场 大厦 市场 公园 医院 学校".split())
@@ -158,6 +163,7 @@ def extract_places(text, directory=None):
                 seen_streets.add(name)
                 found.append(PlaceMention(name, "street", off + m.start()))
         seg = _GENERIC_STREET.sub(lambda m: "，" * len(m.group(0)), seg)
+        found.extend(_brands(seg, off))
         for m in _NAME.finditer(seg):
             name = _clean_name(m.group(1), m.group(2))
             if name:
@@ -165,9 +171,24 @@ def extract_places(text, directory=None):
     return tuple(sorted(found, key=lambda x: (x.start, KIND_ORDER.index(x.kind), x.name)))
 
 
-def place_key(mentions):
-    """Return the primary place of a ticket: the first mention of the most specific kind.
+def _brands(seg, off):
+    """Brand-like names: Latin letters or digits followed by two Chinese characters that are no unit."""
+    out = []
+    for m in _BRAND.finditer(seg):
+        latin, han = m.group(1), m.group(2)
+        if han[0] in _UNIT_CHARS or han in _NOT_BRANDS or latin.isdigit() and len(latin) >= 4:
+            continue
+        if any(c.isdigit() for c in latin) or len(latin) >= 2:
+            out.append(PlaceMention(latin.lower() + han, "company", off + m.start()))
+    return out
 
+
+def place_key(mentions):
+    """Return the primary place of a ticket: its first named site, else its first road.
+
+    Sites (compounds, companies, schools, facilities) come before roads
+    because a road is often only the way to find the site; among sites the
+    first one named wins, as titles name the place they are about first.
     Administrative mentions (streets, districts) never make a key: a whole
     street is too wide for "one place".
 
@@ -175,16 +196,18 @@ def place_key(mentions):
     --------
     >>> place_key(extract_places("A7县泉塘街道东四路口，泉星公园施工"))
     '泉星公园'
+    >>> place_key(extract_places("涉外经济学院寒假组织学生去电子厂打工"))
+    '涉外经济学院'
     >>> place_key(extract_places("A7县泉塘街道施工扰民")) is None
     True
     """
     best = None
     for m in mentions:
-        rank = KIND_ORDER.index(m.kind)
         if m.kind in ("street", "district"):
             continue
-        if best is None or rank < best[0]:
-            best = (rank, m.name)
+        tier = 1 if m.kind == "road" else 0
+        if best is None or tier < best[0]:
+            best = (tier, m.name)
     return None if best is None else best[1]
 
 

@@ -37,8 +37,9 @@ class Hotspot:
     heat : float
         The heat index (see ``heat_parts`` and ``why``).
     surge : dict or None
-        The most unusual period of the dominant item in this area while the
-        issue ran (``Surge.to_dict()``), or None when none was flagged.
+        The issue's busiest period against the surge model's baseline of its
+        dominant item in its area: ``period_start, period_end, count,
+        expected, p_value, score, flagged`` (None without receipt times).
     ticket_ids : tuple of str
         The input's ``ticket_id`` values (row numbers when it has none).
     heat_parts : dict
