@@ -55,6 +55,9 @@ _LAZY = {
     "evaluate": "._evaluate",
     "EvaluationReport": "._evaluate",
     "route_file": "._stream",
+    "find_hotspots": "._hotspots",
+    "HotspotReport": "._hotspots",
+    "Hotspot": "._hotspots",
 }
 
 __all__ = sorted(

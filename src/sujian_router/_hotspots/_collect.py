@@ -62,12 +62,15 @@ def _routed(chunk, router, catalog):
             codes.map(lambda c: catalog.get(c).name if c and c in catalog else "")
         cats = chunk["category"].fillna("").astype(str) if "category" in chunk.columns else \
             codes.map(lambda c: catalog.get(c).category if c and c in catalog else "")
-        return pd.DataFrame({
+        out = pd.DataFrame({
             "item_code": codes, "item_name": names, "category": cats,
             "lead": _col(chunk, "lead_department"), "co": _col(chunk, "co_departments"),
             "urgent": _col(chunk, "urgency").eq("紧急"),
             "district": _col(chunk, "district"), "street": _col(chunk, "street"),
         })
+        if "lead_department" not in chunk.columns:
+            out["lead"], out["co"] = _catalog_units(out, catalog)
+        return out
     ctx = chunk[[c for c in ("text", "district", "street", "received_at", "location") if c in chunk.columns]]
     decisions = router.route_many(ctx, explain=False)
     return pd.DataFrame({
@@ -80,6 +83,30 @@ def _routed(chunk, router, catalog):
         "district": [d.district or "" for d in decisions],
         "street": [d.street or "" for d in decisions],
     })
+
+
+def _catalog_units(routed, catalog):
+    """Lead and co-units from the catalog, resolved by district and street (routed files without them)."""
+    directory = catalog.departments
+    cache = {}
+
+    def resolve(role, district, street):
+        try:
+            return directory.resolve(role, district=district or None, street=street or None)
+        except (KeyError, ValueError):
+            return role
+
+    leads, cos = [], []
+    for code, district, street in zip(routed["item_code"], routed["district"], routed["street"]):
+        key = (code, district, street)
+        if key not in cache:
+            item = catalog.get(code) if code and code in catalog else None
+            cache[key] = ("", "") if item is None else (
+                resolve(item.lead_department, district, street),
+                "|".join(resolve(r, district, street) for r in item.co_departments))
+        leads.append(cache[key][0])
+        cos.append(cache[key][1])
+    return leads, cos
 
 
 def _col(chunk, name):

@@ -24,7 +24,7 @@ _ADMIN = re.compile(r"[A-Z]\d{0,2}(?:市|区|县)|[\u4e00-\u9fff]{2}省")
 _TITLE_STOP = frozenset(
     "问题 投诉 反映 关于 请求 要求 希望 建议 咨询 请问 严重 相关 部门 政府 领导 市民 业主 居民 群众 我们 "
     "小区 处理 解决 一直 多次 现在 目前 能否 何时 什么 为什么 没有 进行 情况 影响 存在 长期 恳请 尽快 "
-    "市长 书记 您好 你好 尊敬 谢谢 感谢".split()
+    "市长 书记 您好 你好 尊敬 谢谢 感谢 phonemask idcardmask bankcardmask platemask emailmask".split()
 )
 
 

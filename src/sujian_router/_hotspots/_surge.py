@@ -139,7 +139,7 @@ def _block_baseline(counts, totals, alpha, floor):
     return expected
 
 
-def surge_table(cells, periods, *, alpha=0.3, floor=0.2, min_count=5, min_ratio=2.0, max_p=1e-4):
+def surge_table(cells, periods, *, alpha=0.1, floor=0.2, min_count=5, min_ratio=2.0, max_p=1e-4):
     """Score every (cell, period) that has tickets against the cell's baseline.
 
     Parameters
