@@ -96,8 +96,9 @@ def _issue_sections(report):
     out = []
     for h in report.hotspots[:_MAX_ISSUES]:
         series = report.timelines.get(h.rank, [])
+        span = f"{_day(series[0][0])} 至 {_day(series[-1][0])}" if series else ""
         chart = bar_chart([_day(t)[5:] if len(series) <= 60 else _day(t)[:7] for t, _ in series],
-                          [n for _, n in series], x_label=f"周期起始日期（每 {report.period}）",
+                          [n for _, n in series], x_label=f"周期起始日期（{span}，每 {report.period}）",
                           y_label="工单数") if series else "<p>（无受理时间）</p>"
         samples = "".join(f'<div class="sample">{escape(s)}</div>' for s in h.samples)
         out.append(f'<div class="issue"><h3>{h.rank}. {escape(h.title)}（{h.n_tickets} 件）</h3>'
