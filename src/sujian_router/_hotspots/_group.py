@@ -26,7 +26,7 @@ import numpy as np
 __all__ = ["TextFeatures", "group_tickets", "split_by_gap"]
 
 _N_FEATURES = 1 << 18
-_ROW_BLOCK = 2000  # rows multiplied at a time in the near-duplicate search
+_ROW_BLOCK = 256  # rows multiplied at a time: bounds the similarity block held in memory
 
 
 class TextFeatures:
@@ -62,9 +62,21 @@ class TextFeatures:
 
     def cosine_rows(self, rows_a, rows_b):
         """Dense cosine similarities between two sets of rows."""
+        return self.pairs_above(rows_a, rows_b, -1.0, dense=True)
+
+    def pairs_above(self, rows_a, rows_b, threshold, dense=False):
+        """Positions (i, j) into ``rows_a`` and ``rows_b`` whose cosine is at least ``threshold``.
+
+        The product stays sparse, so only pairs that share a feature cost memory.
+        """
         a = self.matrix[np.asarray(rows_a)]
         b = self.matrix[np.asarray(rows_b)]
-        return (a @ b.T).toarray()
+        prod = a @ b.T
+        if dense:
+            return prod.toarray()
+        prod = prod.tocoo()
+        keep = prod.data >= threshold
+        return prod.row[keep], prod.col[keep]
 
 
 def _place_edges(features, keys, threshold):
@@ -79,8 +91,7 @@ def _place_edges(features, keys, threshold):
         members = order[lo:hi]
         for start in range(0, len(members), _ROW_BLOCK):
             part = members[start:start + _ROW_BLOCK]
-            sim = features.cosine_rows(part, members)
-            i, j = np.nonzero(sim >= threshold)
+            i, j = features.pairs_above(part, members, threshold)
             keep = part[i] < members[j]
             edges.append(np.column_stack([part[i][keep], members[j][keep]]))
     return edges
@@ -98,8 +109,7 @@ def _duplicate_edges(features, keys, blocks, threshold):
             continue
         for start in range(0, len(members), _ROW_BLOCK):
             part = members[start:start + _ROW_BLOCK]
-            sim = features.cosine_rows(part, members)
-            i, j = np.nonzero(sim >= threshold)
+            i, j = features.pairs_above(part, members, threshold)
             a, b = part[i], members[j]
             ka, kb = keys[a], keys[b]
             keep = (a < b) & ((ka == kb) | (ka == "") | (kb == ""))

@@ -15,7 +15,7 @@ h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ccc
 table{border-collapse:collapse;font-size:13px;margin:8px 0}th,td{border:1px solid #ddd;padding:3px 6px;text-align:left;
 vertical-align:top}th{background:#f3f3f3}td.n{text-align:right}.why{color:#555;font-size:12px}
 .sample{font-size:12px;color:#333;background:#fafafa;border-left:3px solid #bbb;margin:3px 0;padding:2px 6px}
-.issue{margin-bottom:18px}.flag{color:#b00;font-weight:bold}svg text{font-size:11px}
+.issue{margin-bottom:18px}.period{display:inline-block;vertical-align:top;margin-right:16px}.flag{color:#b00;font-weight:bold}svg text{font-size:11px}
 """
 
 
@@ -85,7 +85,8 @@ def _overview(report):
         surge = ""
         if h.surge:
             surge = f"{h.surge['count']} vs {h.surge['expected']}" + (" ⚑" if h.surge.get("flagged") else "")
-        rows.append((h.rank, h.title, round(h.heat, 2), h.n_tickets, h.n_callers, h.support,
+        support = int(h.support) if float(h.support).is_integer() else h.support
+        rows.append((h.rank, h.title, round(h.heat, 2), h.n_tickets, h.n_callers, support,
                      f"{h.item_code} {h.item_name}", h.lead_department, "、".join(h.co_departments[:3]),
                      " / ".join(x for x in (h.district, h.street) if x), f"{_day(h.start)} – {_day(h.end)}", surge))
     return _table(["排名", "热点问题", "热度", "工单", "诉求人", "点赞", "主要事项", "牵头单位", "协办单位",
@@ -122,7 +123,8 @@ def _classes(report):
     for p in reversed(shown):
         rows = [(c.rank, f"{c.item_code} {c.item_name}", c.lead_department, c.n_tickets)
                 for c in report.top_classes if c.period_start == p]
-        out.append(f"<h3>{_day(p)} 起的 {report.period}</h3>" + _table(["名次", "事项", "牵头单位", "工单数"], rows))
+        out.append(f'<div class="period"><h3>{_day(p)} 起的 {report.period}</h3>'
+                   + _table(["名次", "事项", "牵头单位", "工单数"], rows) + "</div>")
     return "".join(out)
 
 
