@@ -24,6 +24,8 @@ __all__ = ["collect", "TEXT_CHARS", "ROUTED_COLUMNS"]
 TEXT_CHARS = 160
 #: Columns that mark an input as already routed (``route-file`` output).
 ROUTED_COLUMNS = ("item_code",)
+_CATEGORICAL = ("item_code", "item_name", "category", "lead", "co", "district", "street", "place", "title_place",
+                "caller")
 _KEEP = ("ticket_id", "time", "item_code", "item_name", "category", "lead", "co", "urgent", "district",
          "street", "place", "title_place", "caller", "support", "text")
 
@@ -167,7 +169,24 @@ def _compact(chunk, router, catalog, directory, where):
     else:
         out["place"] = out["title_place"] = [""] * n
         out["text"] = [""] * n
+    for c in _CATEGORICAL:
+        out[c] = out[c].astype("category")
     return out[list(_KEEP)]
+
+
+def _concat(parts):
+    """Concatenate chunk tables, keeping the repeated columns categorical (a few bytes per ticket)."""
+    from pandas.api.types import union_categoricals
+
+    if not parts:
+        return pd.DataFrame({c: pd.Series([], dtype="category" if c in _CATEGORICAL else object) for c in _KEEP})
+    columns = {}
+    for c in _KEEP:
+        if c in _CATEGORICAL:
+            columns[c] = pd.Series(union_categoricals([p[c] for p in parts]))
+        else:
+            columns[c] = pd.concat([p[c] for p in parts], ignore_index=True)
+    return pd.DataFrame(columns)
 
 
 def collect(tickets, *, router, catalog, directory, column_mapping=None, encoding=None, chunk_size=50_000,
@@ -190,9 +209,7 @@ def collect(tickets, *, router, catalog, directory, column_mapping=None, encodin
             bar.update(len(chunk))
     finally:
         bar.close()
-    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(_KEEP))
-    for c in ("item_code", "item_name", "category", "lead", "co", "district", "street", "place", "title_place"):
-        table[c] = table[c].astype("category")
+    table = _concat(parts)
     notes = []
     bad_time = int(table["time"].isna().sum())
     if bad_time:

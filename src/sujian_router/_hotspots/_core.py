@@ -59,25 +59,49 @@ def _router_factory(router):
     return load
 
 
-def _cells(table, area, level, catalog):
-    """Integer cell (item or subcategory x area) per ticket, and each cell's (code, district, street)."""
-    code = table["item_code"].astype(str)
+def _codes(column):
+    """Integer codes (-1 for missing) and category labels of a categorical column."""
+    col = column if isinstance(column.dtype, pd.CategoricalDtype) else column.astype("category")
+    return col.cat.codes.to_numpy().astype(np.int64), [str(c) for c in col.cat.categories]
+
+
+def _cells(table, area, level):
+    """Integer cell (item or subcategory x area) per ticket, and each cell's (code, district, street).
+
+    Works on category codes, so no per-ticket strings are built.
+    """
+    ic, items = _codes(table["item_code"])
     if level == "subcategory":
-        code = code.map(lambda c: c.rsplit("-", 1)[0] if c.count("-") == 2 else c)
-    street = table["street"].astype(str) if area == "street" else pd.Series("", index=table.index)
-    district = table["district"].astype(str)
-    key = code + "\x1f" + district + "\x1f" + street
-    cell, uniques = pd.factorize(key, sort=True)
-    parts = [u.split("\x1f") for u in uniques]
-    cell = np.where(code.to_numpy() == "", -1, cell)
+        subs = [c.rsplit("-", 1)[0] if c.count("-") == 2 else c for c in items]
+        labels, inverse = np.unique(np.array(subs + [""], dtype=object), return_inverse=True)
+        ic = np.where(ic >= 0, inverse[ic], -1)
+        items = [str(x) for x in labels]
+    dc, districts = _codes(table["district"])
+    sc, streets = _codes(table["street"])
+    if area == "district":
+        sc = np.full(len(sc), -1)
+    key = ((ic + 1) * (len(districts) + 1) + dc + 1) * (len(streets) + 1) + sc + 1
+    uniq, cell = np.unique(key, return_inverse=True)
+    parts = []
+    for k in uniq.tolist():
+        k, s = divmod(k, len(streets) + 1)
+        i, d = divmod(k, len(districts) + 1)
+        parts.append((items[i - 1] if i else "", districts[d - 1] if d else "", streets[s - 1] if s else ""))
+    empty = np.array([p[0] == "" for p in parts])
+    cell = np.where(empty[cell], -1, cell)
     return cell, parts
 
 
-def _surges(table, periods, pidx, area, level, catalog, surge_kw):
+def _item_names(table):
+    """Item code -> item name, from the distinct pairs only."""
+    pairs = table[["item_code", "item_name"]].drop_duplicates()
+    return {str(c): str(n) for c, n in zip(pairs["item_code"], pairs["item_name"]) if str(c)}
+
+
+def _surges(table, periods, pidx, area, level, catalog, surge_kw, names):
     """Flagged surges (most unusual first), the cell of each ticket and the raw table of the surge model."""
-    cell, parts = _cells(table, area, level, catalog)
+    cell, parts = _cells(table, area, level)
     res = surge_table(cell, pidx, **surge_kw)
-    names = dict(zip(table["item_code"].astype(str), table["item_name"].astype(str)))
     out = {}
     for i in np.flatnonzero(res["flagged"]):
         code, district, street = parts[int(res["cell"][i])]
@@ -123,19 +147,28 @@ def _text_groups(table, gap, min_tickets, thresholds):
                          min_size=min_tickets)
 
 
+_KEY = np.int64(1 << 24)  # period numbers stay far below this (hours since 2000 reach it only after 1900 years)
+
+
+def _lookup(keys, values, query, default):
+    """``values`` at the positions of ``query`` in the sorted ``keys`` (``default`` where absent)."""
+    pos = np.clip(np.searchsorted(keys, query), 0, max(len(keys) - 1, 0))
+    hit = (len(keys) > 0) & (keys[pos] == query) if len(keys) else np.zeros(len(query), bool)
+    return np.where(hit, values[pos] if len(keys) else default, default)
+
+
 def _surge_groups(cell, pidx, res, min_tickets):
     """Group labels from flagged surges (inputs without text): a run of flagged periods of one cell."""
-    flagged = {(int(c), int(p)) for c, p in zip(res["cell"][res["flagged"]], res["period"][res["flagged"]])}
-    run_of = {}
-    for c, p in sorted(flagged):
-        run_of[(c, p)] = run_of.get((c, p - 1), (c, p))
-    labels = np.full(len(cell), -1, dtype=np.int64)
-    ids = {}
-    for i, (c, p) in enumerate(zip(cell.tolist(), pidx.tolist())):
-        run = run_of.get((c, p))
-        if run is not None:
-            labels[i] = ids.setdefault(run, len(ids))
-    sizes = np.bincount(labels[labels >= 0], minlength=max(len(ids), 1))
+    fc = res["cell"][res["flagged"]].astype(np.int64)
+    fp = res["period"][res["flagged"]].astype(np.int64)
+    order = np.lexsort((fp, fc))
+    fc, fp = fc[order], fp[order]
+    new_run = np.r_[True, (fc[1:] != fc[:-1]) | (fp[1:] != fp[:-1] + 1)] if len(fc) else np.zeros(0, bool)
+    run = np.cumsum(new_run) - 1
+    keys = fc * _KEY + fp
+    labels = _lookup(keys, run, cell.astype(np.int64) * _KEY + pidx, -1)
+    labels = np.where((cell >= 0) & (pidx >= 0), labels, -1)
+    sizes = np.bincount(labels[labels >= 0], minlength=max(len(fc), 1))
     return np.where((labels >= 0) & (sizes[np.maximum(labels, 0)] >= min_tickets), labels, -1)
 
 
@@ -196,7 +229,8 @@ def _group_surge(sub, code, ctx):
     cells = ctx["cell"][sub.index.to_numpy()][sub["item_code"].astype(str).to_numpy() == code]
     cell = Counter(cells.tolist()).most_common(1)[0][0] if len(cells) else -1
     kw = ctx["surge_kw"]
-    expected = max(ctx["expected"].get((cell, peak), kw["floor"]), kw["floor"])
+    exp_keys, exp_values = ctx["expected"]
+    expected = max(float(_lookup(exp_keys, exp_values, np.array([cell * _KEY + peak]), kw["floor"])[0]), kw["floor"])
     pv = float(poisson.sf(count - 1, expected))
     flagged = count >= kw["min_count"] and count >= kw["min_ratio"] * expected and pv < kw["max_p"]
     periods = ctx["periods"]
@@ -246,17 +280,23 @@ def _rank(found, top):
 
 
 def _top_classes(table, pidx, periods, names, n=10):
-    """The ``n`` most reported items of every period."""
-    frame = pd.DataFrame({"p": pidx, "code": table["item_code"].astype(str).to_numpy(),
-                          "lead": table["lead"].astype(str).to_numpy()})
-    frame = frame[(frame["p"] >= 0) & (frame["code"] != "")]
+    """The ``n`` most reported items of every period (counted on category codes)."""
+    code, codes = _codes(table["item_code"])
+    lead, leads = _codes(table["lead"])
+    ok = (pidx >= 0) & (code >= 0)
+    frame = pd.DataFrame({"p": pidx[ok], "code": code[ok], "lead": lead[ok]})
     counts = frame.groupby(["p", "code"], sort=True).size().reset_index(name="n")
-    leads = frame.groupby(["p", "code"], sort=True)["lead"].agg(_mode).reset_index()
-    counts = counts.merge(leads, on=["p", "code"]).sort_values(["p", "n", "code"], ascending=[True, False, True])
+    top_lead = frame.groupby(["p", "code", "lead"], sort=True).size().reset_index(name="k")
+    top_lead = top_lead.sort_values(["p", "code", "k", "lead"], ascending=[True, True, False, True])
+    top_lead = top_lead.drop_duplicates(["p", "code"])[["p", "code", "lead"]]
+    counts = counts.merge(top_lead, on=["p", "code"])
+    counts["name"] = [codes[c] for c in counts["code"]]
+    counts = counts[counts["name"] != ""].sort_values(["p", "n", "name"], ascending=[True, False, True])
     out = []
     for p, grp in counts.groupby("p", sort=True):
         for r, row in enumerate(grp.head(n).itertuples(index=False), start=1):
-            out.append(ClassCount(periods.start(p), r, row.code, names.get(row.code, ""), row.lead, int(row.n)))
+            unit = leads[row.lead] if row.lead >= 0 else ""
+            out.append(ClassCount(periods.start(p), r, row.name, names.get(row.name, ""), unit, int(row.n)))
     return tuple(out)
 
 
@@ -271,10 +311,16 @@ def _timelines(rows_by_rank, pidx, periods):
 
 
 def _area_counts(table):
-    d = table["district"].astype(str).to_numpy()
-    s = table["street"].astype(str).to_numpy()
-    counts = Counter(zip(d.tolist(), s.tolist()))
-    return tuple((a or None, b or None, n) for (a, b), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    """Tickets per (district, street), most first, ties by name."""
+    dc, districts = _codes(table["district"])
+    sc, streets = _codes(table["street"])
+    key, counts = np.unique((dc + 1) * (len(streets) + 1) + sc + 1, return_counts=True)
+    rows = []
+    for k, n in zip(key.tolist(), counts.tolist()):
+        d, s = divmod(k, len(streets) + 1)
+        rows.append((districts[d - 1] if d else "", streets[s - 1] if s else "", n))
+    rows.sort(key=lambda r: (-r[2], r[0], r[1]))
+    return tuple((d or None, s or None, n) for d, s, n in rows)
 
 
 def find_hotspots(tickets, *, router=None, column_mapping=None, encoding=None, period="7D", top=None,
@@ -354,14 +400,16 @@ def _find(tickets, router, mapping, encoding, periods, top, min_tickets, gap, ar
     table, notes = collect(tickets, router=_router_factory(router), catalog=catalog, directory=directory,
                            column_mapping=mapping, encoding=encoding, chunk_size=chunk_size, progress=progress)
     pidx = periods.index(table["time"].to_numpy())
-    surges, cell, res = _surges(table, periods, pidx, area, level, catalog, surge_kw)
+    names = _item_names(table)
+    surges, cell, res = _surges(table, periods, pidx, area, level, catalog, surge_kw, names)
     if (table["text"] != "").any():
         labels = _text_groups(table, gap, min_tickets, thresholds)
     else:
         labels = _surge_groups(cell, pidx, res, min_tickets)
         notes.append("no text: a hot issue is a run of surging periods of one item in one area")
-    names = dict(zip(table["item_code"].astype(str), table["item_name"].astype(str)))
-    expected = {(int(c), int(p)): float(e) for c, p, e in zip(res["cell"], res["period"], res["expected"])}
+    exp_keys = res["cell"].astype(np.int64) * _KEY + res["period"].astype(np.int64)
+    order = np.argsort(exp_keys, kind="stable")
+    expected = (exp_keys[order], res["expected"][order])
     ctx = dict(directory=directory, cell=cell, pidx=pidx, expected=expected, periods=periods, names=names,
                surge_kw=surge_kw, tokenizer=Tokenizer(backend="rjieba"))
     order = np.argsort(labels, kind="stable")
