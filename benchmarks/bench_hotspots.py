@@ -135,7 +135,8 @@ from sujian_router import find_hotspots
 t0 = time.perf_counter()
 r = find_hotspots(sys.argv[1], chunk_size=50_000, top=50)
 s = time.perf_counter() - t0
-print(json.dumps({"seconds": round(s, 1), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"seconds": round(s, 1), "peak_rss_mb": round(rss),
                   "hotspots": len(r.hotspots), "surges": len(r.surges), "tickets": r.n_tickets}))
 """
 

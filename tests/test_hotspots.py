@@ -240,7 +240,9 @@ class TestFindHotspots:
     def test_ranking_is_deterministic_under_row_order(self, planted):
         a = find_hotspots(planted).to_dict()["hotspots"]
         b = find_hotspots(planted.sample(frac=1.0, random_state=SEED).reset_index(drop=True)).to_dict()["hotspots"]
-        key = lambda hs: [(h["rank"], h["place"], h["n_tickets"], sorted(h["ticket_ids"]), h["heat"]) for h in hs]  # noqa: E731
+        def key(hs):
+            return [(h["rank"], h["place"], h["n_tickets"], sorted(h["ticket_ids"]), h["heat"]) for h in hs]
+
         assert key(a) == key(b)
 
     def test_json_schema(self, planted_report):

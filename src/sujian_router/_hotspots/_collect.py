@@ -32,13 +32,13 @@ _KEEP = ("ticket_id", "time", "item_code", "item_name", "category", "lead", "co"
 
 def _chunks(tickets, column_mapping, encoding, chunk_size):
     """Yield DataFrames of at most ``chunk_size`` rows with canonical column names."""
-    from .._tickets import iter_ticket_chunks
+    from .._tickets import _combine, iter_ticket_chunks
 
     if isinstance(tickets, pd.DataFrame):
         frame = tickets.rename(columns=dict(column_mapping or {}))
         if "title" in frame.columns and "text" in frame.columns:
-            frame = frame.assign(text=[f"{a}\n{b}" if a and b else (a or b) for a, b in
-                                       zip(frame["title"].fillna("").astype(str), frame["text"].fillna("").astype(str))])
+            titles, texts = frame["title"].fillna("").astype(str), frame["text"].fillna("").astype(str)
+            frame = frame.assign(text=[_combine(a, b) for a, b in zip(titles, texts)])
         if "source_row" not in frame.columns:
             frame = frame.assign(source_row=np.arange(len(frame)))
         for lo in range(0, max(len(frame), 1), chunk_size):
