@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from sujian_router import HotspotReport, TicketSchemaError, find_hotspots
-from sujian_router._hotspots._group import group_tickets, split_by_gap
+from sujian_router._hotspots._group import group_tickets, merge_named_groups, split_by_gap
 from sujian_router._hotspots._heat import explain, heat_parts
 from sujian_router._hotspots._mentions import extract_places, locate, merge_aliases, place_key
 from sujian_router._hotspots._surge import Periods, surge_table
@@ -130,6 +130,14 @@ class TestGrouping:
     def test_a_long_gap_cuts_a_group_in_two(self):
         t = np.array(["2024-01-01", "2024-01-02", "2024-06-01", "2024-06-02"], dtype="datetime64[ns]")
         assert split_by_gap(np.zeros(4, int), t, np.timedelta64(30, "D")).tolist() == [0, 0, 1, 1]
+
+    @pytest.mark.parametrize("big, small, merged", [("滨河苑", "广铁集团", True), ("东六路", "郝家坪小学", False)])
+    def test_a_group_that_mostly_names_a_larger_site_joins_it_but_not_a_road(self, big, small, merged):
+        texts = [f"{big}捆绑车位"] * 4 + [f"{small}问题 {big}"] * 2 + [f"{small}问题"]
+        keys = np.array([big] * 4 + [small] * 3)
+        t = np.array([f"2024-01-0{i}" for i in (1, 3, 5, 7, 2, 4, 6)], dtype="datetime64[ns]")
+        labels = merge_named_groups(np.array([0] * 4 + [1] * 3), texts, keys, t)
+        assert (len(set(labels.tolist())) == 1) is merged
 
     def test_order_of_input_does_not_change_the_groups(self):
         rng = np.random.default_rng(SEED)

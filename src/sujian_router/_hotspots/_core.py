@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ._collect import collect
-from ._group import group_tickets
+from ._group import group_tickets, merge_named_groups
 from ._heat import explain, heat_parts
 from ._mentions import merge_aliases
 from ._report import ClassCount, Hotspot, HotspotReport
@@ -142,9 +142,10 @@ def _text_groups(table, gap, min_tickets, thresholds):
     texts = _similarity_texts(table)
     table["place"] = pd.Categorical(canon)
     blocks = table["category"].astype(str).to_numpy()
-    return group_tickets(texts, canon, blocks, table["time"].to_numpy(), conflict_keys=canon_title,
-                         place_threshold=thresholds[0], dup_threshold=thresholds[1], max_gap=gap,
-                         min_size=min_tickets)
+    labels = group_tickets(texts, canon, blocks, table["time"].to_numpy(), conflict_keys=canon_title,
+                           place_threshold=thresholds[0], dup_threshold=thresholds[1], max_gap=gap,
+                           min_size=min_tickets)
+    return merge_named_groups(labels, table["text"].tolist(), canon, table["time"].to_numpy())
 
 
 _KEY = np.int64(1 << 24)  # period numbers stay far below this (hours since 2000 reach it only after 1900 years)

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["TextFeatures", "group_tickets", "split_by_gap"]
+from ._mentions import ROAD_SUFFIXES
+
+__all__ = ["TextFeatures", "group_tickets", "merge_named_groups", "split_by_gap"]
 
 _N_FEATURES = 1 << 18
 _ROW_BLOCK = 256  # rows multiplied at a time: bounds the similarity block held in memory
@@ -223,3 +225,61 @@ def group_tickets(texts, keys, blocks, times, *, conflict_keys=None, place_thres
     sizes = np.bincount(labels[labels >= 0], minlength=1) if (labels >= 0).any() else np.zeros(1, int)
     labels = np.where((labels >= 0) & (sizes[np.maximum(labels, 0)] >= min_size), labels, -1)
     return _renumber(labels)
+
+
+def _group_places(labels, keys):
+    """Most common non-empty place key of each group (ties: the smallest key)."""
+    from collections import Counter
+
+    out = {}
+    for g in sorted(set(labels.tolist()) - {-1}):
+        counts = Counter(k for k in keys[labels == g].tolist() if k)
+        if counts:
+            best = max(counts.values())
+            out[g] = min(k for k, n in counts.items() if n == best)
+    return out
+
+
+def merge_named_groups(labels, texts, keys, times, *, share=0.5, max_groups=5000):
+    """Merge a group into another when most of its texts name the other group's place, in the same period.
+
+    Messages about one issue sometimes name the organisation behind a
+    place instead of the place (``广铁集团`` for the staff flats at
+    ``伊景园滨河苑``); they form a group of their own that mostly still
+    mentions the place. Group B joins group A when at least ``share`` of
+    B's texts contain A's place, A's place is a site (not a road: a road
+    is often only the address of B's site) and their time spans overlap.
+    Skipped above
+    ``max_groups`` groups (the pairwise check grows with their square).
+
+    Examples
+    --------
+    >>> labels = np.array([0, 0, 0, 1, 1, 1])
+    >>> texts = ["滨河苑捆绑车位"] * 3 + ["广铁集团 滨河苑 车位", "广铁集团车位", "广铁集团在滨河苑"]
+    >>> keys = np.array(["滨河苑"] * 3 + ["广铁集团"] * 3)
+    >>> t = np.array(["2024-01-0%d" % i for i in (1, 3, 5, 2, 4, 6)], dtype="datetime64[ns]")
+    >>> merge_named_groups(labels, texts, keys, t).tolist()
+    [0, 0, 0, 0, 0, 0]
+    """
+    places = _group_places(labels, keys)
+    if len(places) < 2 or len(places) > max_groups:
+        return labels
+    members = {g: np.flatnonzero(labels == g) for g in places}
+    span = {g: (times[m].min(), times[m].max()) for g, m in members.items()}
+    target = {}
+    for b in sorted(places):
+        texts_b = [texts[i] for i in members[b]]
+        for a in sorted(places, key=lambda g: (-len(members[g]), g)):
+            if a == b or places[a] == places[b] or len(members[a]) < len(members[b]) \
+                    or places[a].endswith(ROAD_SUFFIXES):
+                continue
+            overlap = not (span[a][1] < span[b][0] or span[b][1] < span[a][0])
+            if overlap and sum(places[a] in t for t in texts_b) >= share * len(texts_b):
+                target[b] = a
+                break
+    out = labels.copy()
+    for b, a in target.items():
+        while a in target:  # follow chains to the final group
+            a = target[a]
+        out[members[b]] = a
+    return _renumber(out)

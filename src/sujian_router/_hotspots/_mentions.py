@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["PlaceMention", "extract_places", "place_key", "locate", "merge_aliases", "KIND_ORDER"]
+__all__ = ["ROAD_SUFFIXES", "PlaceMention", "extract_places", "place_key", "locate", "merge_aliases", "KIND_ORDER"]
 
 #: Kinds of mention, most specific first.
 KIND_ORDER = ("compound", "company", "school", "facility", "road", "street", "district")
@@ -31,6 +31,8 @@ _SUFFIXES = {
                  "体育馆", "图书馆", "物流园", "产业园", "工业园", "停车场", "加油站", "充电站"),
     "road": ("大道", "路", "街", "巷", "高速", "立交", "大桥"),
 }
+#: Suffixes that make a name a road.
+ROAD_SUFFIXES = _SUFFIXES["road"]
 _SUFFIX_KIND = {s: k for k, ss in _SUFFIXES.items() for s in ss}
 _SUFFIX_RE = "|".join(sorted(_SUFFIX_KIND, key=lambda s: (-len(s), s)))
 # a brand or organisation written with Latin letters or digits ("58车贷", "ofo单车"), not a quantity
