@@ -302,6 +302,20 @@ class TestFindHotspots:
         report = find_hotspots(planted.drop(columns=["item_code"]), router=router)
         assert report.hotspots[0].place == "丽景新城" and report.hotspots[0].item_code
 
+    @pytest.mark.parametrize("frame, note", [
+        (pd.DataFrame({"text": ["丽发新城搅拌站噪音扰民"] * 4, "item_code": ["99-99-999"] * 4,
+                       "received_at": ["2024-01-01"] * 4}), "not in the catalog (no name or units): 99-99-999"),
+        (pd.DataFrame({"text": ["丽发新城搅拌站噪音扰民"] * 4, "item_code": ["08-01-001"] * 4,
+                       "received_at": ["yesterday", "2024-01-01", "", None]}), "3 ticket(s) without a readable"),
+    ])
+    def test_bad_rows_are_kept_and_noted(self, frame, note):
+        report = find_hotspots(frame)
+        assert report.hotspots[0].n_tickets == 4 and any(note in n for n in report.notes)
+
+    def test_empty_input_gives_an_empty_report(self):
+        report = find_hotspots(pd.DataFrame({"item_code": [], "received_at": []}))
+        assert report.n_tickets == 0 and report.hotspots == () and "<svg" in report.to_html()
+
     def test_missing_columns_name_the_problem(self, tmp_path):
         p = tmp_path / "x.csv"
         p.write_text("a,b\n1,2\n", encoding="utf-8")

@@ -401,6 +401,10 @@ def _find(tickets, router, mapping, encoding, periods, top, min_tickets, gap, ar
     table, notes = collect(tickets, router=_router_factory(router), catalog=catalog, directory=directory,
                            column_mapping=mapping, encoding=encoding, chunk_size=chunk_size, progress=progress)
     pidx = periods.index(table["time"].to_numpy())
+    unknown = sorted(c for c in table["item_code"].cat.categories if c and c not in catalog)
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (f", ... ({len(unknown)} in all)" if len(unknown) > 5 else "")
+        notes.append(f"item codes not in the catalog (no name or units): {shown}")
     names = _item_names(table)
     surges, cell, res = _surges(table, periods, pidx, area, level, catalog, surge_kw, names)
     if (table["text"] != "").any():

@@ -61,11 +61,11 @@ class Periods:
         """Period number of each time (NaT gives -1)."""
         times = np.asarray(times, dtype="datetime64[ns]")
         nat = np.isnat(times)
+        safe = np.where(nat, _ORIGIN, times)
         if self.months:
-            months = times.astype("datetime64[M]").astype(np.int64)
-            idx = months // self.months
+            idx = safe.astype("datetime64[M]").astype(np.int64) // self.months
         else:
-            idx = (times - _ORIGIN) // self.length
+            idx = (safe - _ORIGIN) // self.length
         return np.where(nat, -1, idx).astype(np.int64)
 
     def start(self, index):
@@ -173,7 +173,8 @@ def surge_table(cells, periods, *, alpha=0.1, floor=0.2, min_count=5, min_ratio=
 
     ok = (cells >= 0) & (periods >= 0)
     cells, periods = cells[ok], periods[ok]
-    empty = {k: np.zeros(0) for k in ("cell", "period", "count", "expected", "p_value", "flagged")}
+    empty = {"cell": np.zeros(0, np.int64), "period": np.zeros(0, np.int64), "count": np.zeros(0, np.int64),
+             "expected": np.zeros(0), "p_value": np.zeros(0), "flagged": np.zeros(0, bool)}
     if not len(cells):
         return empty
     p0 = periods.min()
