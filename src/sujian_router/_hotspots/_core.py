@@ -211,7 +211,7 @@ def _title(place, texts, tokenizer):
     return (head + "：" if head else "") + "、".join(words)
 
 
-def _group_surge(sub, code, ctx):
+def _group_surge(rows, code, ctx):
     """The group's busiest period against the baseline of its dominant item in its area.
 
     ``count`` is the group's tickets in that period, ``expected`` the cell's
@@ -220,15 +220,15 @@ def _group_surge(sub, code, ctx):
     """
     from scipy.stats import poisson
 
-    pidx = ctx["pidx"][sub.index.to_numpy()]
-    valid = pidx >= 0
-    if not valid.any():
+    pidx = ctx["pidx"][rows]
+    valid = pidx[pidx >= 0]
+    if not len(valid):
         return None
-    peak = int(min(p for p, n in Counter(pidx[valid].tolist()).items()
-                   if n == max(Counter(pidx[valid].tolist()).values())))
-    count = int((pidx == peak).sum())
-    cells = ctx["cell"][sub.index.to_numpy()][sub["item_code"].astype(str).to_numpy() == code]
-    cell = Counter(cells.tolist()).most_common(1)[0][0] if len(cells) else -1
+    periods_, counts = np.unique(valid, return_counts=True)
+    peak = int(periods_[np.argmax(counts)])  # the earliest of the busiest periods
+    count = int(counts.max())
+    cells = ctx["cell"][rows][ctx["arrays"]["item"][rows] == code]
+    cell = int(np.bincount(cells[cells >= 0]).argmax()) if (cells >= 0).any() else -1
     kw = ctx["surge_kw"]
     exp_keys, exp_values = ctx["expected"]
     expected = max(float(_lookup(exp_keys, exp_values, np.array([cell * _KEY + peak]), kw["floor"])[0]), kw["floor"])
@@ -241,18 +241,43 @@ def _group_surge(sub, code, ctx):
             "score": round(min(50.0, -np.log10(max(pv, 1e-300))), 2), "flagged": bool(flagged)}
 
 
-def _one_hotspot(sub, ctx):
-    """Build the (unranked) hot issue of one group."""
-    code = _mode(sub["item_code"].astype(str))
+def _arrays(table):
+    """The per-ticket columns the heat needs, as numpy arrays (empty callers become -1)."""
+    caller, callers = _codes(table["caller"])
+    if "" in callers:
+        caller = np.where(caller == callers.index(""), -1, caller)
+    item, items = _codes(table["item_code"])
+    return {"time": table["time"].to_numpy(), "caller": caller, "support": table["support"].to_numpy(float),
+            "urgent": table["urgent"].to_numpy(bool), "item": item, "items": items,
+            "ticket_id": table["ticket_id"].astype(str).to_numpy()}
+
+
+def _score(rows, ctx):
+    """Heat, its parts, the surge and the dominant item of one group (numpy only: every group is scored)."""
+    arr = ctx["arrays"]
+    item = arr["item"][rows]
+    code = int(np.bincount(item[item >= 0]).argmax()) if (item >= 0).any() else -1
+    callers = arr["caller"][rows]
+    n_callers = len(np.unique(callers[callers >= 0])) if (callers >= 0).any() else len(rows)
+    surge = _group_surge(rows, code, ctx)
+    parts = heat_parts(arr["time"][rows], n_callers, float(arr["support"][rows].sum()),
+                       float(arr["urgent"][rows].mean()), surge["score"] if surge else 0.0)
+    times = arr["time"][rows]
+    start = times[~np.isnat(times)].min() if (~np.isnat(times)).any() else np.datetime64("NaT")
+    return {"rows": rows, "heat": round(sum(parts.values()), 4), "parts": parts, "surge": surge,
+            "code": arr["items"][code] if code >= 0 else "", "n_callers": n_callers,
+            "key": (-round(sum(parts.values()), 4), -len(rows),
+                    start if not np.isnat(start) else np.datetime64("9999-12-31"), min(arr["ticket_id"][rows]))}
+
+
+def _one_hotspot(scored, table, ctx):
+    """Build the (unranked) hot issue of one scored group."""
+    sub = table.iloc[scored["rows"]]
+    code = scored["code"]
     district = _mode(sub["district"].astype(str))
     street = _mode(sub[sub["district"].astype(str) == district]["street"].astype(str))
     lead, co = _leads(sub, district, ctx["directory"])
-    place = _mode(sub["place"].astype(str)) if "place" in sub else ""
-    callers = sub["caller"].astype(str)
-    n_callers = int(callers[callers != ""].nunique()) if (callers != "").any() else len(sub)
-    surge = _group_surge(sub, code, ctx)
-    parts = heat_parts(sub["time"].to_numpy(), n_callers, float(sub["support"].sum()),
-                       float(sub["urgent"].mean()), surge["score"] if surge else 0.0)
+    place = _mode(sub["place"].astype(str))
     texts = [t for t in sub["text"].tolist() if t]
     title = _title(place, texts, ctx["tokenizer"]) if texts else ""
     return dict(
@@ -260,9 +285,9 @@ def _one_hotspot(sub, ctx):
         item_code=code, item_name=ctx["names"].get(code, ""), lead_department=lead, co_departments=co,
         place=place or None, district=district or None, street=street or None,
         start=_pytime(sub["time"].min()), end=_pytime(sub["time"].max()), n_tickets=len(sub),
-        n_callers=n_callers, support=float(sub["support"].sum()), heat=round(sum(parts.values()), 4),
-        surge=surge, ticket_ids=tuple(sub["ticket_id"].astype(str)), heat_parts=parts,
-        samples=tuple(texts[:3]), rows=sub.index.to_numpy(),
+        n_callers=scored["n_callers"], support=float(sub["support"].sum()), heat=scored["heat"],
+        surge=scored["surge"], ticket_ids=tuple(sub["ticket_id"].astype(str)), heat_parts=scored["parts"],
+        samples=tuple(texts[:3]),
     )
 
 
@@ -270,12 +295,17 @@ def _pytime(t):
     return None if pd.isna(t) else t.to_pydatetime()
 
 
-def _rank(found, top):
-    """Hottest first; ties by size, then start, then ticket ids (deterministic). Returns hot issues and rows."""
-    found.sort(key=lambda h: (-h["heat"], -h["n_tickets"], h["start"] or pd.Timestamp.max, h["ticket_ids"]))
+def _rank(groups, table, ctx, top):
+    """Score every group, keep the ``top`` hottest and build only those; returns hot issues and their rows.
+
+    Order: heat, then more tickets, then earlier start, then the smallest
+    ticket id, so the ranking does not depend on the input's row order.
+    """
+    scored = sorted((_score(rows, ctx) for rows in groups), key=lambda g: g["key"])
     out, rows = [], {}
-    for r, h in enumerate(found[:top] if top else found, start=1):
-        rows[r] = h.pop("rows")
+    for r, g in enumerate(scored[:top] if top else scored, start=1):
+        h = _one_hotspot(g, table, ctx)
+        rows[r] = g["rows"]
         out.append(Hotspot(rank=r, why=explain(h["heat_parts"], r), **h))
     return tuple(out), rows
 
@@ -416,12 +446,12 @@ def _find(tickets, router, mapping, encoding, periods, top, min_tickets, gap, ar
     order = np.argsort(exp_keys, kind="stable")
     expected = (exp_keys[order], res["expected"][order])
     ctx = dict(directory=directory, cell=cell, pidx=pidx, expected=expected, periods=periods, names=names,
-               surge_kw=surge_kw, tokenizer=Tokenizer(backend="rjieba"))
+               surge_kw=surge_kw, tokenizer=Tokenizer(backend="rjieba"), arrays=_arrays(table))
     order = np.argsort(labels, kind="stable")
     order = order[labels[order] >= 0]
     bounds = np.flatnonzero(np.r_[True, labels[order][1:] != labels[order][:-1], True]) if len(order) else []
-    found = [_one_hotspot(table.iloc[order[lo:hi]], ctx) for lo, hi in zip(bounds[:-1], bounds[1:])]
-    hotspots, rows_by_rank = _rank(found, top)
+    groups = [order[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:])]
+    hotspots, rows_by_rank = _rank(groups, table, ctx, top)
     return HotspotReport(
         hotspots=hotspots, surges=surges, top_classes=_top_classes(table, pidx, periods, names),
         area_counts=_area_counts(table), period=periods.spec, n_tickets=len(table),

@@ -264,17 +264,27 @@ def merge_named_groups(labels, texts, keys, times, *, share=0.5, max_groups=5000
     places = _group_places(labels, keys)
     if len(places) < 2 or len(places) > max_groups:
         return labels
+    import re
+    from collections import Counter
+
     members = {g: np.flatnonzero(labels == g) for g in places}
     span = {g: (times[m].min(), times[m].max()) for g, m in members.items()}
+    by_place = {}
+    for g in sorted(places, key=lambda g: (-len(members[g]), g)):
+        if not places[g].endswith(ROAD_SUFFIXES):
+            by_place.setdefault(places[g], []).append(g)  # largest group of each site first
+    if not by_place:
+        return labels
+    pattern = re.compile("|".join(re.escape(p) for p in sorted(by_place, key=lambda p: (-len(p), p))))
     target = {}
     for b in sorted(places):
-        texts_b = [texts[i] for i in members[b]]
-        for a in sorted(places, key=lambda g: (-len(members[g]), g)):
-            if a == b or places[a] == places[b] or len(members[a]) < len(members[b]) \
-                    or places[a].endswith(ROAD_SUFFIXES):
+        named = Counter(p for i in members[b] for p in set(pattern.findall(texts[i])))
+        for place, n in sorted(named.items(), key=lambda kv: (-kv[1], kv[0])):
+            if place == places[b] or n < share * len(members[b]):
                 continue
-            overlap = not (span[a][1] < span[b][0] or span[b][1] < span[a][0])
-            if overlap and sum(places[a] in t for t in texts_b) >= share * len(texts_b):
+            a = next((g for g in by_place[place] if g != b and len(members[g]) >= len(members[b])
+                      and not (span[g][1] < span[b][0] or span[b][1] < span[g][0])), None)
+            if a is not None:
                 target[b] = a
                 break
     out = labels.copy()
