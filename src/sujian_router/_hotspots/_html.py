@@ -10,7 +10,8 @@ _MAX_ISSUES = 30        # hot issues drawn with a timeline and samples
 _MAX_PERIODS = 12       # latest periods shown in the hottest-classes tables
 _MAX_AREAS = 25
 _CSS = """
-body{font-family:"Noto Sans CJK SC","Microsoft YaHei","PingFang SC",sans-serif;margin:24px;color:#222;max-width:1200px}
+body{font-family:"Noto Sans CJK SC","Microsoft YaHei","PingFang SC",sans-serif;margin:24px;color:#222;
+max-width:1200px}
 h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ccc}h3{font-size:15px;margin:18px 0 4px}
 table{border-collapse:collapse;font-size:13px;margin:8px 0}th,td{border:1px solid #ddd;padding:3px 6px;text-align:left;
 vertical-align:top}th{background:#f3f3f3}td.n{text-align:right}.why{color:#555;font-size:12px}
