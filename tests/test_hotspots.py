@@ -316,6 +316,13 @@ class TestFindHotspots:
         report = find_hotspots(pd.DataFrame({"item_code": [], "received_at": []}))
         assert report.n_tickets == 0 and report.hotspots == () and "<svg" in report.to_html()
 
+    def test_dask_engine_routes_chunks_on_a_cluster_with_the_same_result(self, saved_router, planted):
+        pytest.importorskip("dask.distributed")
+        frame = planted.drop(columns=["item_code"])
+        local = find_hotspots(frame, router=str(saved_router), chunk_size=150)
+        on_dask = find_hotspots(frame, router=str(saved_router), chunk_size=150, engine="dask")
+        assert on_dask.to_dict()["hotspots"] == local.to_dict()["hotspots"]
+
     def test_missing_columns_name_the_problem(self, tmp_path):
         p = tmp_path / "x.csv"
         p.write_text("a,b\n1,2\n", encoding="utf-8")
@@ -325,7 +332,7 @@ class TestFindHotspots:
     @pytest.mark.parametrize("kwargs, match", [
         ({"period": "7X"}, "period must look like"), ({"top": 0}, "top must be"),
         ({"min_tickets": 1}, "min_tickets"), ({"surge_area": "city"}, "surge_area"),
-        ({"max_gap": "soon"}, "max_gap"), ({"chunk_size": 0}, "chunk_size"),
+        ({"max_gap": "soon"}, "max_gap"), ({"chunk_size": 0}, "chunk_size"), ({"engine": "spark"}, "engine"),
     ])
     def test_bad_parameters_are_clear_errors(self, planted, kwargs, match):
         with pytest.raises(ValueError, match=match):

@@ -27,6 +27,9 @@ def build_parser(subparsers):
     p.add_argument("--surge-area", choices=("street", "district"), default="street")
     p.add_argument("--surge-level", choices=("item", "subcategory"), default="item")
     p.add_argument("--chunk-size", type=int, default=50_000, help="rows read at a time (default 50000)")
+    p.add_argument("--engine", choices=("local", "dask"), default="local",
+                   help="where unrouted tickets are routed: here, or chunk by chunk on a Dask cluster")
+    p.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler (with --engine dask)")
     p.add_argument("--out", default=None, help="write the HTML report here (.html) or the JSON (.json)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -43,6 +46,7 @@ def run(args) -> int:
         args.input, router=args.model, column_mapping=column_mapping_from_args(args), encoding=args.encoding,
         period=args.period, top=args.top, min_tickets=args.min_tickets, max_gap=args.max_gap,
         surge_area=args.surge_area, surge_level=args.surge_level, chunk_size=args.chunk_size,
+        engine=args.engine, scheduler=args.scheduler,
         progress=not args.quiet,
     )
     if args.out:

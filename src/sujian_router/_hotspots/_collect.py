@@ -12,13 +12,16 @@ few hundred bytes per ticket, never with the whole export.
 
 from __future__ import annotations
 
+import os
+from datetime import datetime
+
 import numpy as np
 import pandas as pd
 
 from ..exceptions import TicketSchemaError
 from ._mentions import extract_places, locate, place_key
 
-__all__ = ["collect", "TEXT_CHARS", "ROUTED_COLUMNS"]
+__all__ = ["Routing", "collect", "TEXT_CHARS", "ROUTED_COLUMNS"]
 
 #: Characters of each ticket's text kept for grouping, titles and samples.
 TEXT_CHARS = 160
@@ -56,35 +59,86 @@ def _check_columns(chunk, where):
         )
 
 
-def _routed(chunk, router, catalog):
-    """Item, lead, co-units, urgency, district and street of each row of ``chunk``."""
-    if "item_code" in chunk.columns:
-        codes = chunk["item_code"].fillna("").astype(str).str.strip()
-        names = chunk["item_name"].fillna("").astype(str) if "item_name" in chunk.columns else \
-            codes.map(lambda c: catalog.get(c).name if c and c in catalog else "")
-        cats = chunk["category"].fillna("").astype(str) if "category" in chunk.columns else \
-            codes.map(lambda c: catalog.get(c).category if c and c in catalog else "")
-        out = pd.DataFrame({
-            "item_code": codes, "item_name": names, "category": cats,
-            "lead": _col(chunk, "lead_department"), "co": _col(chunk, "co_departments"),
-            "urgent": _col(chunk, "urgency").eq("紧急"),
-            "district": _col(chunk, "district"), "street": _col(chunk, "street"),
+class Routing:
+    """Routes the chunks that are not routed yet, locally or on a Dask cluster; loads the model on first need.
+
+    Parameters
+    ----------
+    router : Router or str or path-like or None
+        A router, a model directory, or None for the default model.
+    engine : {"local", "dask"}
+        ``"dask"`` routes each chunk on a Dask cluster (a local 2-process one
+        unless ``scheduler`` is given), as ``route-file --engine dask`` does.
+    scheduler : str, optional
+    """
+
+    def __init__(self, router=None, *, engine="local", scheduler=None):
+        self.router, self.engine, self.scheduler = router, engine, scheduler
+        self._loaded = self._dask = None
+
+    def _router(self):
+        if self._loaded is None:
+            from .._router import Router
+
+            is_path = self.router is None or isinstance(self.router, (str, os.PathLike))
+            self._loaded = Router.load(self.router) if is_path else self.router
+        return self._loaded
+
+    def route(self, chunk):
+        """Routing columns of every row of ``chunk`` (one row per ticket, in order)."""
+        cols = [c for c in ("text", "district", "street", "received_at", "location") if c in chunk.columns]
+        if self.engine == "dask":
+            if self._dask is None:
+                try:
+                    import dask.distributed  # noqa: F401
+                except ImportError:
+                    from ..exceptions import SujianRouterError
+
+                    raise SujianRouterError("engine='dask' needs the dask extra: "
+                                            "pip install sujian-router[dask]") from None
+                from ..dask import _ChunkRouter
+
+                model_path = self.router if isinstance(self.router, (str, os.PathLike)) else None
+                self._dask = _ChunkRouter(self._router(), model_path=model_path, scheduler=self.scheduler)
+            table = self._dask.route(chunk[cols], datetime.now().replace(second=0, microsecond=0))
+            return table.assign(district=_col(chunk, "district").to_numpy(), street=_col(chunk, "street").to_numpy())
+        decisions = self._router().route_many(chunk[cols], explain=False)
+        return pd.DataFrame({
+            "item_code": [d.item_code or "" for d in decisions],
+            "item_name": [d.item_name or "" for d in decisions],
+            "category": [d.category or "" for d in decisions],
+            "lead_department": [d.lead_department or "" for d in decisions],
+            "co_departments": ["|".join(d.co_departments) for d in decisions],
+            "urgency": [d.urgency for d in decisions],
+            "district": [d.district or "" for d in decisions],
+            "street": [d.street or "" for d in decisions],
         })
-        if "lead_department" not in chunk.columns:
-            out["lead"], out["co"] = _catalog_units(out, catalog)
-        return out
-    ctx = chunk[[c for c in ("text", "district", "street", "received_at", "location") if c in chunk.columns]]
-    decisions = router.route_many(ctx, explain=False)
-    return pd.DataFrame({
-        "item_code": [d.item_code or "" for d in decisions],
-        "item_name": [d.item_name or "" for d in decisions],
-        "category": [d.category or "" for d in decisions],
-        "lead": [d.lead_department or "" for d in decisions],
-        "co": ["|".join(d.co_departments) for d in decisions],
-        "urgent": [d.urgency == "紧急" for d in decisions],
-        "district": [d.district or "" for d in decisions],
-        "street": [d.street or "" for d in decisions],
+
+    def close(self):
+        """Shut the Dask cluster down if one was started."""
+        if self._dask is not None:
+            self._dask.close()
+            self._dask = None
+
+
+def _routed(chunk, routing, catalog):
+    """Item, lead, co-units, urgency, district and street of each row of ``chunk`` (routing it if needed)."""
+    if "item_code" not in chunk.columns:
+        chunk = routing.route(chunk)
+    codes = chunk["item_code"].fillna("").astype(str).str.strip()
+    names = chunk["item_name"].fillna("").astype(str) if "item_name" in chunk.columns else \
+        codes.map(lambda c: catalog.get(c).name if c and c in catalog else "")
+    cats = chunk["category"].fillna("").astype(str) if "category" in chunk.columns else \
+        codes.map(lambda c: catalog.get(c).category if c and c in catalog else "")
+    out = pd.DataFrame({
+        "item_code": codes, "item_name": names, "category": cats,
+        "lead": _col(chunk, "lead_department"), "co": _col(chunk, "co_departments"),
+        "urgent": _col(chunk, "urgency").eq("紧急"),
+        "district": _col(chunk, "district"), "street": _col(chunk, "street"),
     })
+    if "lead_department" not in chunk.columns:
+        out["lead"], out["co"] = _catalog_units(out, catalog)
+    return out.reset_index(drop=True)
 
 
 def _catalog_units(routed, catalog):
@@ -147,10 +201,12 @@ def _short_texts(texts):
     return [mask_personal_data(normalize_text(t)[: TEXT_CHARS * 2])[0][:TEXT_CHARS] for t in texts]
 
 
-def _compact(chunk, router, catalog, directory, where):
+def _compact(chunk, routing, catalog, directory, where):
     """The compact rows of one chunk."""
     _check_columns(chunk, where)
-    routed = _routed(chunk, router, catalog)
+    routed = _routed(chunk, routing, catalog) if len(chunk) else pd.DataFrame(
+        {c: pd.Series([], dtype=object) for c in ("item_code", "item_name", "category", "lead", "co", "district",
+                                                  "street")}).assign(urgent=pd.Series([], dtype=bool))
     n = len(chunk)
     out = pd.DataFrame({
         "ticket_id": _col(chunk, "ticket_id") if "ticket_id" in chunk.columns
@@ -189,26 +245,25 @@ def _concat(parts):
     return pd.DataFrame(columns)
 
 
-def collect(tickets, *, router, catalog, directory, column_mapping=None, encoding=None, chunk_size=50_000,
+def collect(tickets, *, routing, catalog, directory, column_mapping=None, encoding=None, chunk_size=50_000,
             progress=False):
     """Read all tickets into the compact table; return it and notes on the input.
 
-    ``router`` is a callable returning the router, called only if some chunk
-    needs routing, so a routed file never loads a model.
+    ``routing`` (a :class:`Routing`) is used only for chunks that are not
+    routed yet, so a routed file never loads a model.
     """
     from tqdm import tqdm
 
     where = str(tickets) if not isinstance(tickets, pd.DataFrame) else "tickets"
-    parts, loaded = [], None
+    parts = []
     bar = tqdm(desc="reading tickets", unit="rows", disable=not progress, dynamic_ncols=True)
     try:
         for chunk in _chunks(tickets, column_mapping, encoding, chunk_size):
-            if "item_code" not in chunk.columns and "text" in chunk.columns and loaded is None:
-                loaded = router()
-            parts.append(_compact(chunk, loaded, catalog, directory, where))
+            parts.append(_compact(chunk, routing, catalog, directory, where))
             bar.update(len(chunk))
     finally:
         bar.close()
+        routing.close()
     table = _concat(parts)
     notes = []
     bad_time = int(table["time"].isna().sum())

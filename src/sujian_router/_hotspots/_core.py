@@ -9,7 +9,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from ._collect import collect
+from ._collect import Routing, collect
 from ._group import group_tickets, merge_named_groups
 from ._heat import explain, heat_parts
 from ._mentions import merge_aliases
@@ -28,8 +28,10 @@ _TITLE_STOP = frozenset(
 )
 
 
-def _check(period, top, min_tickets, max_gap, area, level):
+def _check(period, top, min_tickets, max_gap, area, level, engine):
     """Validate the parameters once; return the parsed period and gap."""
+    if engine not in ("local", "dask"):
+        raise ValueError(f"engine must be 'local' or 'dask', got {engine!r}")
     periods = Periods.parse(period)
     if top is not None and (not isinstance(top, int) or top < 1):
         raise ValueError(f"top must be a positive integer or None, got {top!r}")
@@ -46,17 +48,6 @@ def _check(period, top, min_tickets, max_gap, area, level):
         except ValueError:
             raise ValueError(f"max_gap must be a duration such as '60D', got {max_gap!r}") from None
     return periods, gap
-
-
-def _router_factory(router):
-    def load():
-        if router is None or isinstance(router, (str, os.PathLike)):
-            from .._router import Router
-
-            return Router.load(router)
-        return router
-
-    return load
 
 
 def _codes(column):
@@ -249,7 +240,7 @@ def _arrays(table):
     item, items = _codes(table["item_code"])
     return {"time": table["time"].to_numpy(), "caller": caller, "support": table["support"].to_numpy(float),
             "urgent": table["urgent"].to_numpy(bool), "item": item, "items": items,
-            "ticket_id": table["ticket_id"].astype(str).to_numpy()}
+            "ticket_id": table["ticket_id"].to_numpy()}
 
 
 def _score(rows, ctx):
@@ -357,7 +348,8 @@ def _area_counts(table):
 def find_hotspots(tickets, *, router=None, column_mapping=None, encoding=None, period="7D", top=None,
                   min_tickets=3, max_gap="90D", surge_area="street", surge_level="item",
                   place_threshold=0.1, dup_threshold=0.5, surge_min_count=5, surge_max_p=1e-4,
-                  chunk_size=50_000, catalog=None, progress=False) -> HotspotReport:
+                  chunk_size=50_000, engine="local", scheduler=None, catalog=None,
+                  progress=False) -> HotspotReport:
     """Find hot issues: many tickets about one problem at one place in one period, ranked by heat.
 
     Parameters
@@ -392,6 +384,11 @@ def find_hotspots(tickets, *, router=None, column_mapping=None, encoding=None, p
     surge_min_count, surge_max_p
         A surge needs at least this many tickets and at most this Poisson tail.
     chunk_size : int
+    engine : {"local", "dask"}
+        Where tickets that need routing are routed: here, or chunk by chunk
+        on a Dask cluster (``pip install sujian-router[dask]``; a local
+        2-process cluster unless ``scheduler`` gives an address).
+    scheduler : str, optional
     catalog : DutyCatalog, optional
         Names items and provides the department directory (bundled by default).
     progress : bool
@@ -411,16 +408,17 @@ def find_hotspots(tickets, *, router=None, column_mapping=None, encoding=None, p
     >>> [(h.rank, h.place, h.n_tickets, h.ticket_ids) for h in report.hotspots]
     [(1, '丽发新城', 5, ('0', '1', '2', '3', '4'))]
     """
-    periods, gap = _check(period, top, min_tickets, max_gap, surge_area, surge_level)
+    periods, gap = _check(period, top, min_tickets, max_gap, surge_area, surge_level, engine)
     if not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    return _find(tickets, router, column_mapping, encoding, periods, top, min_tickets, gap, surge_area,
+    routing = Routing(router, engine=engine, scheduler=scheduler)
+    return _find(tickets, routing, column_mapping, encoding, periods, top, min_tickets, gap, surge_area,
                  surge_level, (place_threshold, dup_threshold),
                  dict(min_count=surge_min_count, max_p=surge_max_p, min_ratio=2.0, floor=0.2), chunk_size,
                  catalog, progress)
 
 
-def _find(tickets, router, mapping, encoding, periods, top, min_tickets, gap, area, level, thresholds, surge_kw,
+def _find(tickets, routing, mapping, encoding, periods, top, min_tickets, gap, area, level, thresholds, surge_kw,
           chunk_size, catalog, progress):
     """The steps of :func:`find_hotspots` after validation."""
     from .._catalog import load_catalog
@@ -428,7 +426,7 @@ def _find(tickets, router, mapping, encoding, periods, top, min_tickets, gap, ar
 
     catalog = catalog if catalog is not None else load_catalog()
     directory = catalog.departments
-    table, notes = collect(tickets, router=_router_factory(router), catalog=catalog, directory=directory,
+    table, notes = collect(tickets, routing=routing, catalog=catalog, directory=directory,
                            column_mapping=mapping, encoding=encoding, chunk_size=chunk_size, progress=progress)
     pidx = periods.index(table["time"].to_numpy())
     unknown = sorted(c for c in table["item_code"].cat.categories if c and c not in catalog)
