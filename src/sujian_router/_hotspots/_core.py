@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import re
 from collections import Counter
 
 import numpy as np
@@ -12,6 +10,7 @@ import pandas as pd
 from ._collect import Routing, collect
 from ._group import group_tickets, merge_named_groups
 from ._heat import explain, heat_parts
+from ._mentions import ADMIN_NAMES as _ADMIN
 from ._mentions import merge_aliases
 from ._report import ClassCount, Hotspot, HotspotReport
 from ._surge import Periods, Surge, surge_table
@@ -20,7 +19,6 @@ __all__ = ["find_hotspots"]
 
 _COORDINATOR_DISTRICT = "区政务服务和数据管理局"
 _COORDINATOR_CITY = "市政务服务和数据管理局"
-_ADMIN = re.compile(r"[A-Z]\d{0,2}(?:市|区|县)|[\u4e00-\u9fff]{2}省")
 _TITLE_STOP = frozenset(
     "问题 投诉 反映 关于 请求 要求 希望 建议 咨询 请问 严重 相关 部门 政府 领导 市民 业主 居民 群众 我们 "
     "小区 处理 解决 一直 多次 现在 目前 能否 何时 什么 为什么 没有 进行 情况 影响 存在 长期 恳请 尽快 "
@@ -108,6 +106,7 @@ def _surges(table, periods, pidx, area, level, catalog, surge_kw, names):
 
 
 def _subcat_name(code, catalog):
+    """Name of a subcategory code (surges counted per subcategory)."""
     return next((it.subcategory for it in catalog.items if it.subcategory_code == code), "")
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["ROAD_SUFFIXES", "PlaceMention", "extract_places", "place_key", "locate", "merge_aliases", "KIND_ORDER"]
+__all__ = ["ADMIN_NAMES", "ROAD_SUFFIXES", "PlaceMention", "extract_places", "place_key", "locate", "merge_aliases", "KIND_ORDER"]
 
 #: Kinds of mention, most specific first.
 KIND_ORDER = ("compound", "company", "school", "facility", "road", "street", "district")
@@ -50,6 +50,8 @@ _BREAK_WORDS = (
 )
 # pseudonymised units such as "A市", "A2区", "西地省"
 _PSEUDO_ADMIN = re.compile(f"[A-Z]\\d{{0,2}}(?:市|区|县)|[{_CJK}]{{2}}省")
+#: Pseudonymised administrative names (``A市``, ``A2区``, ``西地省``), removed before comparing texts.
+ADMIN_NAMES = _PSEUDO_ADMIN
 _GENERIC_STREET = re.compile(f"([{_CJK}]{{2,4}}?)(街道|镇)(?!府)")
 _BREAK = re.compile(
     "[^" + _CJK + "A-Za-z0-9]+|" + "|".join(_BREAK_WORDS)
