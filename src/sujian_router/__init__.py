@@ -61,6 +61,9 @@ _LAZY = {
     "check_jurisdiction": "._places",
     "CatalogCrosswalk": "._crosswalk",
     "CrosswalkEntry": "._crosswalk",
+    "find_hotspots": "._hotspots",
+    "HotspotReport": "._hotspots",
+    "Hotspot": "._hotspots",
 }
 
 __all__ = sorted(
