@@ -134,7 +134,7 @@ class TestDeterminism:
 
     def test_catalog_as_mapping_and_pipe_strings(self):
         piped = [SimpleNamespace(code=it.code, name=it.name, category=it.category, subcategory=it.subcategory,
-                                 keywords="|".join(it.keywords), phrasings="|".join(it.phrasings))
+                                 scope=it.scope, keywords="|".join(it.keywords), phrasings="|".join(it.phrasings))
                  for it in ITEMS]
         a = generate_tickets(ITEMS, n_per_item=5, seed=2)
         b = generate_tickets({it.code: it for it in piped}, n_per_item=5, seed=2)
@@ -171,6 +171,14 @@ class TestContent:
         last = body.map(lambda t: max((t.rindex(m), m) for m in _MARKERS if m in t)[1])
         assert (last == buried["label"].map(MARK_OF)).all()
         assert (body.map(lambda t: sum(m in t for m in _MARKERS)) >= 2).mean() > 0.7
+
+    def test_scope_words_only_in_training_families(self):
+        train = generate_tickets(ITEMS, n_per_item=200, seed=6, split="train")
+        held = generate_tickets(ITEMS, n_per_item=200, seed=6, split="heldout")
+        scope = [f"{MARK_OF[c]}范围" in t for c, t in zip(train["label"], train["text"])]
+        assert 0.05 < np.mean(scope) < 0.3
+        assert not held["text"].str.contains("范围").any()
+        assert not train["text"].str.contains("不含").any()  # the exclusions are never said
 
     def test_official_name_not_always_used(self, frame):
         names = {it.code: it.name for it in ITEMS}

@@ -5,17 +5,21 @@ ticket id starts with ``SYN-``: synthetic tickets must never be mistaken for
 real citizens' complaints.
 
 A ticket is built from one duty item (its ``phrasings`` first, then its
-``keywords``, ``name`` and ``subcategory``), a place in Shenzhen (district,
-street, an invented but plausible landmark), a time, an impact, a demand and a
-*template family* that decides structure and register (polite, angry, terse,
-an operator's summary, a speech transcript...). About a quarter of the
-families are held out of training (``split="train"`` never uses them), so that
-figures measured on ``split="heldout"`` tickets are not flattered by
-templates the model has already seen.
+``keywords``, ``name`` and ``subcategory``; in training families also the
+words of its ``scope``), a place in Shenzhen (district, street, an invented but
+plausible landmark, sometimes a village or town), a time, an impact, a demand
+and a *template family* that decides structure and register (polite, angry,
+terse, an operator's summary, a speech transcript, a letter to an official, a
+list of several problems, a question quoting the item's law, pinyin and
+English mixed in...). A quarter to a third of the families are held out of
+training (``split="train"`` never uses them), in the same registers as the
+training families, so that figures measured on ``split="heldout"`` tickets
+are not flattered by templates the model has already seen.
 
 The generator only reads attributes of the items (``code``, ``name``,
-``category``, ``subcategory``, ``keywords``, ``phrasings``), so any iterable of
-objects with those attributes can stand in for the real catalog.
+``category``, ``subcategory``, ``keywords``, ``phrasings`` and, when present,
+``scope`` and ``legal_basis``), so any iterable of objects with those
+attributes can stand in for the real catalog.
 """
 
 from __future__ import annotations
@@ -321,7 +325,8 @@ def _as_list(value):
 class _Profile:
     """What the generator needs from one duty item, computed once."""
 
-    __slots__ = ("code", "name", "category", "subcategory", "keywords", "phrasings", "topic", "plate_rate", "law")
+    __slots__ = ("code", "name", "category", "subcategory", "keywords", "phrasings", "topic", "plate_rate", "law",
+                 "scope")
 
     def __init__(self, item, position):
         try:
@@ -343,6 +348,8 @@ class _Profile:
         self.plate_rate = 0.12 if self.topic == "traffic" else 0.01
         law = _LAW_NAME.match(str(getattr(item, "legal_basis", "") or ""))
         self.law = law.group(0) if law else ""
+        # what the item covers, without its exclusions (``…；不含…``): the catalog's own description
+        self.scope = re.split(r"[；;]\s*不含", str(getattr(item, "scope", "") or ""))[0].strip(_TRAIL)
 
 
 def _profiles(catalog):
@@ -398,11 +405,19 @@ _FRAMES = {
 }
 
 
+#: Share of training-family tickets that describe the problem in the words of the item's scope
+#: (held-out families never do, so held-out figures are not flattered by the catalog's wording).
+_SCOPE_RATE = 0.15
+_SCOPE_FRAMES = ("{scope}", "存在{scope}的问题", "{scope}，这种情况")
+
+
 def _core(s, p, heldout=False):
     """The problem itself, in the citizen's words (the item signal)."""
     frames = _FRAMES[heldout]
     kws = p.keywords or (p.name,)
     phr = p.phrasings
+    if not heldout and p.scope and s.chance(_SCOPE_RATE):
+        return s.pick(_SCOPE_FRAMES).format(scope=p.scope)
     r = s.u()
     if phr and r < 0.5:
         return s.pick(phr)
