@@ -26,8 +26,9 @@ DEFAULT_N_PER_ITEM = 12
 DEFAULT_SEED = 20240612
 #: Version of the recipe that builds the default model; a cached default built by another recipe is
 #: rebuilt. 2: segmented with the rjieba backend. 3: SVM tolerance 1e-2 (``CATALOG_PARAMS``).
-#: 4: three levels (category, subcategory, item).
-DEFAULT_RECIPE = 4
+#: 4: three levels (category, subcategory, item). 5: template families in citizens' registers (``_synth``).
+#: 6: training tickets also use the items' scope words.
+DEFAULT_RECIPE = 6
 _BUILD_LOCK = threading.Lock()
 
 #: Classifier parameters for catalog (item-code) models (``train()`` passes categories and
