@@ -1406,6 +1406,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         ModelFileError
             When an array or key is missing or the format is unknown.
         """
+        from ._state_check import check_classifier_state
+
+        check_classifier_state(arrays, meta)  # hostile or broken states stop here, naming the problem
         try:
             if meta.get("format") not in (_FORMAT, _FORMAT_SUBGROUPS):
                 raise ModelFileError(f"classifier state has format {meta.get('format')!r}, expected "

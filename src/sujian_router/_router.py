@@ -148,20 +148,23 @@ class Router:
             ``strict=True``, anything differs).
         """
         from ._persist import load_model_dir
+        from ._state_check import CLASSIFIER_MEMBERS
 
         if path is None or str(path) == "default":
             from ._train import ensure_default_model
 
             path = ensure_default_model(progress=progress)
         path = Path(path)
-        arrays, meta = load_model_dir(path)
+        arrays, meta = load_model_dir(path, members=CLASSIFIER_MEMBERS)
         return cls._from_saved(arrays, meta, path=path, catalog=catalog, rules=rules, strict=strict)
 
     @classmethod
     def _from_saved(cls, arrays, meta, *, path, catalog, rules, strict):
         from ._classifier import TextClassifier
         from ._persist import environment_versions, version_differences
+        from ._state_check import check_catalog_match, check_router_metadata
 
+        check_router_metadata(meta, path)
         try:
             classifier = TextClassifier.from_state(arrays, meta["classifier"])
         except (KeyError, ValueError, TypeError, IndexError) as exc:
@@ -172,16 +175,12 @@ class Router:
             current.pop("rjieba", None)
         problems = list(version_differences(saved, current))
         if meta.get("uses_catalog", True):
+            explicit = catalog is not None
             if catalog is None:
                 from ._catalog import load_catalog
 
                 catalog = load_catalog()
-            saved_fp = meta.get("catalog_fingerprint")
-            if saved_fp and saved_fp != catalog.fingerprint:
-                problems.append(
-                    f"catalog fingerprint differs: model trained with {saved_fp[:12]}, "
-                    f"routing with {catalog.fingerprint[:12]} (departments or texts may have changed)"
-                )
+            problems.extend(check_catalog_match(meta, catalog, classifier.classes_, path, explicit=explicit))
             missing = [c for c in classifier.classes_ if c not in catalog]
             if missing:
                 raise ModelMismatchError(
@@ -226,8 +225,9 @@ class Router:
             versions=environment_versions(),
         )
         if self.catalog is not None:
-            meta["catalog_fingerprint"] = self.catalog.fingerprint
-            meta["catalog_items"] = len(self.catalog)
+            from ._state_check import catalog_identity
+
+            meta.update(catalog_identity(self.catalog, self.classifier.classes_))
         text = card if card is not None else _model_card(meta, n_labels=len(arrays["classes"]))
         return save_model_dir(Path(path), arrays, meta, text)
 
@@ -331,10 +331,12 @@ class Router:
             ``None``, NaN, non-string and otherwise unusable rows give a
             flagged decision (``needs_review=True``) rather than an error.
         """
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"route_many: batch_size must be a positive integer, got {batch_size!r}")
         rows_text, rows_ctx = self._rows(texts, district, street, received_at, location)
         default_when = datetime.now().replace(second=0, microsecond=0)
         out: list[RoutingDecision] = []
-        for start in range(0, len(rows_text), max(1, int(batch_size))):
+        for start in range(0, len(rows_text), int(batch_size)):
             chunk_t = rows_text[start:start + batch_size]
             chunk_c = rows_ctx[start:start + batch_size]
             ctx = []
