@@ -27,6 +27,7 @@ from .exceptions import (
     UnknownDepartmentError,
     UnknownDutyError,
 )
+from .exceptions import OutputFileError  # noqa: E402  (#14: unsafe output paths)
 
 __version__ = "0.1.0"
 
@@ -68,6 +69,7 @@ __all__ = sorted(
         "TicketSchemaError",
         "UnknownDepartmentError",
         "UnknownDutyError",
+        "OutputFileError",
         *_LAZY,
     ]
 )

@@ -18,6 +18,7 @@ __all__ = [
     "ModelMismatchError",
     "RulesError",
     "NotFittedError",
+    "OutputFileError",
 ]
 
 
@@ -113,3 +114,7 @@ class RulesError(SujianRouterError, ValueError):
 
 class NotFittedError(SujianRouterError, ValueError):
     """An estimator or router was used before it was fitted or loaded."""
+
+
+class OutputFileError(SujianRouterError, ValueError):
+    """An output file cannot be written safely (it is the input, it is busy, or its folder is missing)."""
