@@ -104,6 +104,8 @@ class Router:
             from ._rules import load_rules
 
             rules = load_rules(directory=catalog.departments)
+        elif rules is not None and catalog is not None:
+            rules.check_catalog(catalog)  # a rule on a code or role the catalog lacks would never work
         self.rules = rules
         self.review_threshold = float(review_threshold)
         self.metadata = dict(metadata or {})
