@@ -424,7 +424,7 @@ class Router:
             except Exception as exc:  # never lose a row
                 logger.exception("routing row %d failed", i)
                 out.append(self._flagged(ctx[i], "row_error", f"该条诉求处理出错（{type(exc).__name__}: {exc}），请人工分拨"))
-        return out
+        return [_check_place(self.catalog, d, c) for d, c in zip(out, ctx)]
 
     def _flagged(self, ctx, flag, reason, extra_flags=()):
         district, street, when, location = ctx
@@ -540,6 +540,27 @@ class Router:
         n = len(self.classifier.classes_)
         kind = "catalog" if self.catalog is not None else "free-label"
         return f"Router({kind}, {n} labels, review_threshold={self.review_threshold:.3f})"
+
+
+def _check_place(catalog, decision, ctx):
+    """Flag ``invalid_context`` (and review) when the given district or street is unknown or they disagree."""
+    directory = getattr(catalog, "departments", None)
+    district, street = ctx[0], ctx[1]
+    if directory is None or (_blank(district) and _blank(street)):
+        return decision
+    problems = []
+    nd = None if _blank(district) else directory.normalize_district(str(district))
+    if not _blank(district) and nd is None:
+        problems.append(f"区“{str(district)[:40]}”无法识别")
+    ns = None if _blank(street) else directory.normalize_street(str(street))
+    if not _blank(street) and ns is None:
+        problems.append(f"街道“{str(street)[:40]}”无法识别")
+    of = directory.district_of_street(ns) if ns and nd else None
+    if of and of != nd:
+        problems.append(f"{ns}属于{of}而非{nd}")
+    if not problems:
+        return decision
+    return _with_flag(decision, "invalid_context", "事发地有误：" + "；".join(problems) + "，请人工核实")
 
 
 def _with_flag(decision, flag, reason):
