@@ -196,7 +196,7 @@ def _read_regular(path: Path, limit: int) -> bytes:
             raise ModelFileError(f"{path}: is not a regular file")
         if st.st_size > limit:
             raise ModelFileError(f"{path}: {st.st_size} bytes, more than the {limit} a model file may have")
-        return fh.read(limit + 1)
+        return fh.read(st.st_size)  # (read(limit) would allocate the whole limit up front)
 
 
 def _check_entries(path: Path) -> None:

@@ -71,19 +71,24 @@ def _in_range(arrays, name, size, hi):
 
 
 def _pointers(arrays, name, size, last):
-    """A non-decreasing pointer array starting at 0 and ending at ``last``."""
+    """A strictly increasing array of block bounds from 0 to ``last``."""
     a = _vector(arrays, name, "i", size)
     if a[0] != 0 or a[-1] != last:
         _fail("arrays.npz", f"{name} must run from 0 to {last}, runs from {a[0]} to {a[-1]}")
-    if (np.diff(a) < 0).any():
-        _fail("arrays.npz", f"{name} is not non-decreasing")
+    if (np.diff(a) <= 0).any():
+        _fail("arrays.npz", f"{name} is not strictly increasing (an empty or reversed block)")
     return a
 
 
 def _csr(arrays, prefix, n_rows, n_cols):
     """The three arrays of a CSR matrix with ``n_rows`` rows and ``n_cols`` columns."""
     nnz = arrays[f"{prefix}_indices"].size
-    _pointers(arrays, f"{prefix}_indptr", n_rows + 1, nnz)
+    name = f"{prefix}_indptr"
+    ptr = _vector(arrays, name, "i", n_rows + 1)
+    if ptr[0] != 0 or ptr[-1] != nnz:
+        _fail("arrays.npz", f"{name} must run from 0 to {nnz}, runs from {ptr[0]} to {ptr[-1]}")
+    if (np.diff(ptr) < 0).any():
+        _fail("arrays.npz", f"{name} is not non-decreasing")
     _in_range(arrays, f"{prefix}_indices", nnz, n_cols)
     _vector(arrays, f"{prefix}_data", "f", nnz)
 
@@ -210,7 +215,20 @@ def check_classifier_state(arrays, meta) -> None:
         _fail("arrays.npz", f"a flat classifier has one group of items, bounds has {bounds.size} entries")
     _csr(arrays, "w2", nf, nc)
     _vector(arrays, "b2", "f", nc)
+    _check_blocks(arrays, hierarchy, perm, bounds)
     _check_frequencies(arrays, meta)
+
+
+def _check_blocks(arrays, hierarchy, perm, bounds):
+    """Each class sits in the block of its own group (and subgroup) in the internal order."""
+    leaf_group = (np.repeat(np.arange(arrays["groups"].size), np.diff(arrays["leaf_bounds"]))
+                  if hierarchy == "three-level" else np.arange(bounds.size - 1))
+    if hierarchy != "flat" and not np.array_equal(arrays["class_group"][perm],
+                                                  np.repeat(leaf_group, np.diff(bounds))):
+        _fail("arrays.npz", "class_group does not match the blocks given by perm and bounds")
+    if hierarchy == "three-level" and not np.array_equal(arrays["class_subgroup"][perm],
+                                                         np.repeat(arrays["leaf_subgroup"], np.diff(bounds))):
+        _fail("arrays.npz", "class_subgroup does not match the blocks given by perm and bounds")
 
 
 def _check_frequencies(arrays, meta):
