@@ -71,10 +71,10 @@ class TestItem17Rules:
             load_rules(path)
         assert time.perf_counter() - t0 < 2 and len(str(info.value)) < 1000
 
-    def test_item17_long_offending_values_are_shortened(self, tmp_path):
+    def test_item17_long_offending_values_are_shortened(self, catalog, tmp_path):
         path = _write(tmp_path / "r.yaml", {"rules": [_rule("long", then={"lead": "局" * 100_000})]})
-        with pytest.raises(RulesError) as info:
-            load_rules(path)
+        with pytest.raises(RulesError, match="unknown department role") as info:
+            load_rules(path, directory=catalog.departments)
         assert len(str(info.value)) < 1000
 
 
@@ -109,11 +109,16 @@ class TestItem18SegmenterCache:
     def test_item18_cache_dir_owned_by_another_user_is_not_used(self, tmp_path, monkeypatch):
         from sujian_router import _tokenize
 
-        planted = tmp_path / "xdg" / "sujian-router" / "jieba"
-        planted.mkdir(parents=True, mode=0o700)
-        os.chown(planted, 65534, 65534)
+        import tempfile
+
+        planted = [tmp_path / "xdg" / "sujian-router" / "jieba", tmp_path / "tmp" / f"sujian_router_jieba_{os.getuid()}"]
+        for p in planted:
+            p.mkdir(parents=True, mode=0o700)
+            os.chown(p, 65534, 65534)
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-        assert _tokenize._private_cache_dir() != str(planted)
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+        monkeypatch.setattr(_tokenize, "_PROCESS_CACHE", [])
+        assert _tokenize._private_cache_dir() not in {str(p) for p in planted}
 
 
 _INTERRUPTED = textwrap.dedent("""\
