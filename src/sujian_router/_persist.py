@@ -182,10 +182,16 @@ def _swap_in(new: Path, path: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)  # rmtree never follows links
 
 
-def _read_regular(path: Path, limit: int) -> bytes:
-    """Read a regular file that is not a symbolic link, refusing more than ``limit`` bytes."""
+def _read_regular(path: Path, limit: int, dir_fd=None) -> bytes:
+    """Read a regular file that is not a symbolic link, refusing more than ``limit`` bytes.
+
+    With ``dir_fd`` the file is opened relative to that open directory, so
+    every file of one load comes from the same directory even if it is
+    renamed meanwhile.
+    """
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(path, flags) if dir_fd is None else os.open(path.name, flags, dir_fd=dir_fd)
     except OSError as exc:
         if path.is_symlink():
             raise ModelFileError(f"{path}: is a symbolic link; model files must be regular files") from None
@@ -216,10 +222,10 @@ def _check_entries(path: Path) -> None:
         raise ModelFileError(f"{path / MANIFEST}: manifest.json is missing (incomplete or foreign model directory)")
 
 
-def _read_manifest(path: Path) -> dict:
+def _read_manifest(path: Path, dir_fd=None) -> dict:
     mpath = path / MANIFEST
     try:
-        manifest = json.loads(_read_regular(mpath, _MAX_FILE_BYTES[MANIFEST]).decode("utf-8"))
+        manifest = json.loads(_read_regular(mpath, _MAX_FILE_BYTES[MANIFEST], dir_fd).decode("utf-8"))
         files = manifest["files"]
         if manifest.get("format") != _MANIFEST_FORMAT or not isinstance(files, dict):
             raise ValueError(f"unknown format {_short(manifest.get('format'))}")
@@ -235,13 +241,27 @@ def _read_manifest(path: Path) -> dict:
 def _verify(path: Path) -> dict:
     """Check the directory against its manifest; return the verified bytes of each payload file."""
     _check_entries(path)
-    files = _read_manifest(path)
+    dir_fd = None
+    if os.open in os.supports_dir_fd and hasattr(os, "O_DIRECTORY"):
+        try:
+            dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError as exc:
+            raise ModelFileError(f"{path}: cannot open the model directory ({exc.strerror})") from None
+    try:
+        return _verify_files(path, dir_fd)
+    finally:
+        if dir_fd is not None:
+            os.close(dir_fd)
+
+
+def _verify_files(path: Path, dir_fd) -> dict:
+    files = _read_manifest(path, dir_fd)
     out = {}
     for name in _PAYLOAD:
         fpath = path / name
         if not (fpath.exists() or fpath.is_symlink()):
             raise ModelFileError(f"{fpath}: {name} is missing")
-        data = _read_regular(fpath, _MAX_FILE_BYTES[name])
+        data = _read_regular(fpath, _MAX_FILE_BYTES[name], dir_fd)
         if len(data) != files[name].get("size"):
             raise ModelFileError(
                 f"{fpath}: size mismatch ({len(data)} bytes, manifest says {_short(files[name].get('size'))}); "
