@@ -388,11 +388,7 @@ def route_file(input_path, output_path, *, router=None, catalog=None, column_map
         router, model_path, model_dir = _load_router(router, catalog, progress)
         options = {"column_mapping": dict(column_mapping or {}), "encoding": encoding, "sheet": sheet,
                    "escape_formulas": bool(escape_formulas), "on_long_cell": on_long_cell}
-        expected = {
-            "version": _PROGRESS_VERSION, "format": fmt, "input_fingerprint": _file_fingerprint(input_path),
-            "model_fingerprint": _model_fingerprint(router, model_dir),
-            "catalog_fingerprint": getattr(router.catalog, "fingerprint", None), "options": options,
-        }
+        expected = _expected(input_path, fmt, router, model_dir, options)
         ppath = _progress_path(out)
         state, _why = _load_state(ppath, out, fmt, expected) if resume else (None, "")
         if state is None:
@@ -400,6 +396,15 @@ def route_file(input_path, output_path, *, router=None, catalog=None, column_map
             state = _fresh_state(input_path, expected)
         run = _Run(input_path, out, fmt, ppath, state, dict(options, max_rows=max_rows), chunk_size, progress)
         return run.execute(router, model_path, engine, scheduler)
+
+
+def _expected(input_path, fmt, router, model_dir, options) -> dict:
+    """What a recorded run must match to be resumed: input, format, model, catalog and options."""
+    return {
+        "version": _PROGRESS_VERSION, "format": fmt, "input_fingerprint": _file_fingerprint(input_path),
+        "model_fingerprint": _model_fingerprint(router, model_dir),
+        "catalog_fingerprint": getattr(router.catalog, "fingerprint", None), "options": options,
+    }
 
 
 def _check_options(engine, chunk_size, on_long_cell):

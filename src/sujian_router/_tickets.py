@@ -585,36 +585,26 @@ def read_tickets(
         first 10 rows that provides all of them (title rows and merged
         headers above it are skipped).
     on_long_cell : {"error", "truncate"}, default "error"
-        What to do with a cell longer than :data:`MAX_CELL_CHARS`
-        characters: raise naming its row and column, or shorten it to that
-        length, note it in ``df.attrs["notes"]`` and list its row in
-        ``df.attrs["truncated_cells"]`` (``{source_row: [columns]}``).
+        A cell over :data:`MAX_CELL_CHARS` characters raises naming row and
+        column, or is shortened and listed in ``df.attrs["truncated_cells"]``.
 
     Returns
     -------
     pandas.DataFrame
-        Every cell as a stripped string (codes keep leading zeros, empty cells
-        are ``""``), columns renamed to canonical names, and a first column
-        ``source_row``: the 1-based row number a spreadsheet shows for it.
-        Completely blank rows are skipped. ``df.attrs["notes"]`` lists
-        renamed duplicated columns; ``df.attrs["header_row"]`` is the header's
-        row number.
+        Every cell as a stripped string (codes keep leading zeros), canonical
+        column names, and first ``source_row``: the 1-based row number a
+        spreadsheet shows. Blank rows are skipped; ``df.attrs`` holds
+        ``notes``, ``header_row`` and ``truncated_cells``.
 
     Raises
     ------
     TicketSchemaError
-        No header with the required columns (the message lists expected and
-        found columns), a required column appears twice, a row has more cells
-        than the header, or the file ends inside a quoted field.
+        No header with the required columns (expected and found listed); a
+        mapped column missing or twice (other repeated names become
+        ``name.1``, ... and are noted); over :data:`MAX_COLUMNS` columns; a
+        row wider than the header; a long cell; a truncated quoted field.
     TicketEncodingError
-        The file cannot be decoded; the message names the byte offset and line.
-
-    Notes
-    -----
-    A duplicated column name that maps to a canonical column is an error
-    (which one is the complaint text?). Any other duplicated name is renamed
-    deterministically to ``name.1``, ``name.2``, ... and noted in
-    ``df.attrs["notes"]``.
+        Undecodable bytes (offset and line named) or mixed encodings.
 
     Examples
     --------
