@@ -9,8 +9,10 @@ A model directory holds exactly four files::
 
 :func:`load_model_dir` checks the manifest before parsing anything and loads
 the arrays with ``allow_pickle=False``, so a model file can never execute code;
-every problem raises :class:`~sujian_router.exceptions.ModelFileError` naming
-the file and the reason.
+it refuses symbolic links, oversized files and archive members the format
+does not use before decompressing them. :func:`save_model_dir` writes a new
+directory and swaps it in under a lock. Every problem raises
+:class:`~sujian_router.exceptions.ModelFileError` naming the file and the reason.
 """
 
 from __future__ import annotations
@@ -112,10 +114,11 @@ def save_model_dir(path, arrays: dict, metadata: dict, card_text: str) -> Path:
     """Write a model directory, atomically.
 
     The four files are written into a new sibling directory, which then
-    replaces ``path`` by renaming, under an exclusive lock: a reader sees
-    the old model or the new one, never a mixture; two processes saving to
-    one place take turns, and the last one wins whole; a symbolic link at
-    the target is never written through.
+    replaces ``path`` by renaming, under an exclusive lock: two processes
+    saving to one place take turns, and the last one wins whole; a symbolic
+    link at the target is never written through. A reader racing a save
+    may briefly find no directory (and get :class:`ModelFileError`), but
+    never loads a mixture of two saves.
 
     Parameters
     ----------

@@ -132,7 +132,9 @@ class Router:
         catalog : DutyCatalog, optional
             The catalog to route with; the bundled one by default.  A
             changed catalog is fine as long as it still has every item the
-            model predicts (departments may change freely).
+            model predicts with the same name, category and subcategory
+            (departments may change freely); one that gives the model's
+            codes other meanings is refused, naming both catalogs.
         rules : RuleSet, optional
             The routing rules; the bundled ones by default.
         strict : bool
