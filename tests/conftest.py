@@ -77,3 +77,19 @@ def teddy_path():
     if not TEDDY.is_file():
         pytest.skip(f"real data not available: {TEDDY} is absent (the shared folder is not mounted)")
     return TEDDY
+
+
+@pytest.fixture(scope="session")
+def tiny_saved_router(catalog, tmp_path_factory):
+    """A three-level model over a few dozen catalog items, saved: quick to copy, tamper with, load and route."""
+    from sujian_router import Router, TextClassifier, generate_tickets
+
+    items = [it.code for it in catalog.items if it.category_code in ("01", "08")][::8]
+    tickets = generate_tickets(catalog, n_per_item=3, seed=3, items=items)
+    groups = [catalog.get(c).category_code for c in tickets["label"]]
+    subgroups = [catalog.get(c).subcategory_code for c in tickets["label"]]
+    clf = TextClassifier(min_df=1, hierarchy="three-level").fit(tickets["text"].tolist(), tickets["label"].tolist(),
+                                                                groups=groups, subgroups=subgroups)
+    path = tmp_path_factory.mktemp("tiny") / "model"
+    Router(clf, catalog=catalog, review_threshold=0.3).save(path)
+    return path

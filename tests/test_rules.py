@@ -177,7 +177,8 @@ class TestValidation:
         )
         with pytest.raises(RulesError, match=r"(?s)rules\.yaml: 1 problem.*id='x1'\) then\.co: unknown department role '区扫地局'"):
             load_rules(path, directory=directory)
-        assert len(load_rules(path)) == 1  # without a directory roles are not checked
+        with pytest.raises(RulesError, match="区扫地局"):  # without a directory: the bundled one (#14 item 17)
+            load_rules(path)
 
     def test_bundled_rule_codes_exist_in_bundled_catalog(self):
         catalog = load_catalog()

@@ -290,12 +290,13 @@ def _ordered_map(fn, items, state, n_jobs, window=None):
             yield fn(state, item)
         return
     from collections import deque
-    from concurrent.futures import ProcessPoolExecutor
+
+    from ._pool import worker_pool
 
     limit = len(items) if window is None else max(1, window) * n_workers
     _STATE = state
     try:
-        with ProcessPoolExecutor(max_workers=n_workers, mp_context=mp.get_context("fork")) as pool:
+        with worker_pool(n_workers) as pool:  # workers stop at once on Ctrl-C
             todo = iter(items)
             pending = deque(pool.submit(_call_with_state, fn, item) for _, item in zip(range(limit), todo))
             while pending:
@@ -1406,6 +1407,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         ModelFileError
             When an array or key is missing or the format is unknown.
         """
+        from ._state_check import check_classifier_state
+
+        check_classifier_state(arrays, meta)  # hostile or broken states stop here, naming the problem
         try:
             if meta.get("format") not in (_FORMAT, _FORMAT_SUBGROUPS):
                 raise ModelFileError(f"classifier state has format {meta.get('format')!r}, expected "

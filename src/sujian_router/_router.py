@@ -104,6 +104,8 @@ class Router:
             from ._rules import load_rules
 
             rules = load_rules(directory=catalog.departments)
+        elif rules is not None and catalog is not None:
+            rules.check_catalog(catalog)  # a rule on a code or role the catalog lacks would never work
         self.rules = rules
         self.review_threshold = float(review_threshold)
         self.metadata = dict(metadata or {})
@@ -130,7 +132,9 @@ class Router:
         catalog : DutyCatalog, optional
             The catalog to route with; the bundled one by default.  A
             changed catalog is fine as long as it still has every item the
-            model predicts (departments may change freely).
+            model predicts with the same name, category and subcategory
+            (departments may change freely); one that gives the model's
+            codes other meanings is refused, naming both catalogs.
         rules : RuleSet, optional
             The routing rules; the bundled ones by default.
         strict : bool
@@ -148,20 +152,23 @@ class Router:
             ``strict=True``, anything differs).
         """
         from ._persist import load_model_dir
+        from ._state_check import CLASSIFIER_MEMBERS
 
         if path is None or str(path) == "default":
             from ._train import ensure_default_model
 
             path = ensure_default_model(progress=progress)
         path = Path(path)
-        arrays, meta = load_model_dir(path)
+        arrays, meta = load_model_dir(path, members=CLASSIFIER_MEMBERS)
         return cls._from_saved(arrays, meta, path=path, catalog=catalog, rules=rules, strict=strict)
 
     @classmethod
     def _from_saved(cls, arrays, meta, *, path, catalog, rules, strict):
         from ._classifier import TextClassifier
         from ._persist import environment_versions, version_differences
+        from ._state_check import check_catalog_match, check_router_metadata
 
+        check_router_metadata(meta, path)
         try:
             classifier = TextClassifier.from_state(arrays, meta["classifier"])
         except (KeyError, ValueError, TypeError, IndexError) as exc:
@@ -172,16 +179,12 @@ class Router:
             current.pop("rjieba", None)
         problems = list(version_differences(saved, current))
         if meta.get("uses_catalog", True):
+            explicit = catalog is not None
             if catalog is None:
                 from ._catalog import load_catalog
 
                 catalog = load_catalog()
-            saved_fp = meta.get("catalog_fingerprint")
-            if saved_fp and saved_fp != catalog.fingerprint:
-                problems.append(
-                    f"catalog fingerprint differs: model trained with {saved_fp[:12]}, "
-                    f"routing with {catalog.fingerprint[:12]} (departments or texts may have changed)"
-                )
+            problems.extend(check_catalog_match(meta, catalog, classifier.classes_, path, explicit=explicit))
             missing = [c for c in classifier.classes_ if c not in catalog]
             if missing:
                 raise ModelMismatchError(
@@ -226,8 +229,9 @@ class Router:
             versions=environment_versions(),
         )
         if self.catalog is not None:
-            meta["catalog_fingerprint"] = self.catalog.fingerprint
-            meta["catalog_items"] = len(self.catalog)
+            from ._state_check import catalog_identity
+
+            meta.update(catalog_identity(self.catalog, self.classifier.classes_))
         text = card if card is not None else _model_card(meta, n_labels=len(arrays["classes"]))
         return save_model_dir(Path(path), arrays, meta, text)
 
@@ -331,10 +335,12 @@ class Router:
             ``None``, NaN, non-string and otherwise unusable rows give a
             flagged decision (``needs_review=True``) rather than an error.
         """
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"route_many: batch_size must be a positive integer, got {batch_size!r}")
         rows_text, rows_ctx = self._rows(texts, district, street, received_at, location)
         default_when = datetime.now().replace(second=0, microsecond=0)
         out: list[RoutingDecision] = []
-        for start in range(0, len(rows_text), max(1, int(batch_size))):
+        for start in range(0, len(rows_text), int(batch_size)):
             chunk_t = rows_text[start:start + batch_size]
             chunk_c = rows_ctx[start:start + batch_size]
             ctx = []
@@ -420,7 +426,7 @@ class Router:
             except Exception as exc:  # never lose a row
                 logger.exception("routing row %d failed", i)
                 out.append(self._flagged(ctx[i], "row_error", f"该条诉求处理出错（{type(exc).__name__}: {exc}），请人工分拨"))
-        return out
+        return [_check_place(self.catalog, d, c) for d, c in zip(out, ctx)]
 
     def _flagged(self, ctx, flag, reason, extra_flags=()):
         district, street, when, location = ctx
@@ -538,6 +544,27 @@ class Router:
         n = len(self.classifier.classes_)
         kind = "catalog" if self.catalog is not None else "free-label"
         return f"Router({kind}, {n} labels, review_threshold={self.review_threshold:.3f})"
+
+
+def _check_place(catalog, decision, ctx):
+    """Flag ``invalid_context`` (and review) when the given district or street is unknown or they disagree."""
+    directory = getattr(catalog, "departments", None)
+    district, street = ctx[0], ctx[1]
+    if directory is None or (_blank(district) and _blank(street)):
+        return decision
+    problems = []
+    nd = None if _blank(district) else directory.normalize_district(str(district))
+    if not _blank(district) and nd is None:
+        problems.append(f"区“{str(district)[:40]}”无法识别")
+    ns = None if _blank(street) else directory.normalize_street(str(street))
+    if not _blank(street) and ns is None:
+        problems.append(f"街道“{str(street)[:40]}”无法识别")
+    of = directory.district_of_street(ns) if ns and nd else None
+    if of and of != nd:
+        problems.append(f"{ns}属于{of}而非{nd}")
+    if not problems:
+        return decision
+    return _with_flag(decision, "invalid_context", "事发地有误：" + "；".join(problems) + "，请人工核实")
 
 
 def _with_flag(decision, flag, reason):

@@ -275,7 +275,20 @@ class _Problems:
         self.lines = []
 
     def add(self, where, field_name, message):
-        self.lines.append(f"{where} {field_name}: {message}" if field_name else f"{where}: {message}")
+        line = f"{where} {field_name}: {message}" if field_name else f"{where}: {message}"
+        if len(line) > _MAX_PROBLEM_CHARS:  # values from the file are untrusted: never echo them whole
+            line = line[: _MAX_PROBLEM_CHARS - 3] + "..."
+        self.lines.append(line)
+
+    def message(self, source):
+        shown = self.lines[:_MAX_PROBLEMS]
+        more = len(self.lines) - len(shown)
+        body = "\n".join(f"  {line}" for line in shown) + (f"\n  ... and {more} more" if more else "")
+        return f"{source}: {len(self.lines)} problem(s)\n{body}"
+
+
+_MAX_PROBLEM_CHARS = 300
+_MAX_PROBLEMS = 50
 
 
 def _str_list(value, where, name, problems, *, nested=False):
@@ -443,8 +456,7 @@ class RuleSet:
             if rule is not None:
                 rules.append(rule)
         if problems.lines:
-            body = "\n".join(f"  {line}" for line in problems.lines)
-            raise RulesError(f"{source}: {len(problems.lines)} problem(s)\n{body}")
+            raise RulesError(problems.message(source))
         return cls(rules, places=places, time_windows=windows, source=source)
 
     @staticmethod
@@ -614,6 +626,29 @@ class RuleSet:
         )
 
     # -------------------------------------------------------------- accessors
+    def check_catalog(self, catalog) -> None:
+        """Raise :class:`RulesError` when a rule names a code or role ``catalog`` does not have.
+
+        A rule on a code the catalog lacks (a typo such as ``08-04-030``)
+        would load and never fire; a role its directory lacks would make
+        every matching ticket fail.
+        """
+        codes = self._known_codes(catalog)
+        roles = self._known_roles(catalog.departments)
+        problems = _Problems()
+        for rule in self._rules:
+            where = f"rule {rule.id!r}"
+            for key, values, pos in (("items", rule.items, 0), ("subcategories", rule.subcategories, 1),
+                                     ("categories", rule.categories, 2)):
+                for v in sorted(values):
+                    if v not in codes[pos]:
+                        problems.add(where, f"when.{key}", f"code {v!r} is not in the catalog")
+            for role in rule.roles:
+                if roles is not None and role not in roles:
+                    problems.add(where, "then", f"unknown department role {role!r}")
+        if problems.lines:
+            raise RulesError(problems.message(self.source or "<rules>"))
+
     @property
     def rules(self) -> tuple:
         """The enabled rules in evaluation order (priority, then file order)."""
@@ -952,9 +987,12 @@ def load_rules(path=None, *, directory=None, catalog=None) -> RuleSet:
     path : str or Path, optional
         A rules file in the format of the bundled ``data/rules.yaml``.
     directory : DepartmentDirectory, optional
-        When given, every role (and district / street name) is checked against it.
+        Every role (and district / street name) is checked against it; for
+        a ``path``, the catalog's directory (the bundled one) by default.
     catalog : DutyCatalog, optional
-        When given, every item / subcategory / category code is checked against it.
+        Every item / subcategory / category code is checked against it; for
+        a ``path``, the bundled catalog by default. Aliases and duplicated
+        keys are refused in any file.
 
     Returns
     -------
@@ -974,6 +1012,12 @@ def load_rules(path=None, *, directory=None, catalog=None) -> RuleSet:
     """
     import yaml
 
+    if path is not None and catalog is None:
+        from ._catalog import load_catalog
+
+        catalog = load_catalog()  # a user's file is checked against the bundled catalog ...
+    if path is not None and directory is None:
+        directory = catalog.departments  # ... and its directory, unless others are given
     if path is None:
         ref = resources.files("sujian_router") / "data" / "rules.yaml"
         text, source = ref.read_text(encoding="utf-8-sig"), "rules.yaml"
@@ -985,7 +1029,34 @@ def load_rules(path=None, *, directory=None, catalog=None) -> RuleSet:
         except (FileNotFoundError, IsADirectoryError, UnicodeDecodeError) as exc:
             raise RulesError(f"{source}: cannot read rules file ({exc.__class__.__name__})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_strict_loader())  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
-        raise RulesError(f"{source}: invalid YAML: {exc}") from None
+        msg = str(exc)
+        msg = msg if len(msg) <= 500 else msg[:497] + "..."
+        raise RulesError(f"{source}: invalid YAML: {msg}") from None
     return RuleSet.from_dict(data, directory=directory, catalog=catalog, source=source)
+
+
+def _strict_loader():
+    """A ``yaml.SafeLoader`` that refuses aliases (``*name``: no alias bombs) and duplicated keys."""
+    import yaml
+    from yaml.constructor import ConstructorError
+
+    class StrictLoader(yaml.SafeLoader):
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                mark = self.peek_event().start_mark
+                raise ConstructorError(None, None, "aliases (*name) are not allowed in a rules file", mark)
+            return super().compose_node(parent, index)
+
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _value in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if isinstance(key, (str, int, float, bool)) and key in seen:
+                    raise ConstructorError("while reading a mapping", node.start_mark,
+                                           f"the key {str(key)[:80]!r} appears twice", key_node.start_mark)
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return StrictLoader

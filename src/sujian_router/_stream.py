@@ -5,10 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
+
+from ._csvout import write_csv
 
 __all__ = ["route_file", "RouteFileReport", "OUTPUT_COLUMNS", "decisions_to_frame"]
 
@@ -20,7 +23,7 @@ OUTPUT_COLUMNS = (
 )
 #: Input columns copied to the output when present (ids and context).
 ID_COLUMNS = ("source_row", "ticket_id")
-_PROGRESS_VERSION = 1
+_PROGRESS_VERSION = 2  # 2: fingerprints of the model, catalog, options and output
 
 
 @dataclass(frozen=True)
@@ -128,24 +131,208 @@ def _write_json_atomic(path: Path, data: dict) -> None:
 def route_frame(router, frame, reference_time, keep=ID_COLUMNS):
     """Route a pandas frame into the output table; rows without a receipt time use ``reference_time``.
 
-    The table keeps ``frame``'s index, so Dask partitions stay aligned.
+    The table keeps ``frame``'s index, so Dask partitions stay aligned. Rows
+    whose cells :func:`read_tickets` shortened (``on_long_cell="truncate"``)
+    get the ``cell_truncated`` flag and go to review.
     """
     decisions = router.route_many(frame, received_at=reference_time, explain=False)  # reasons are not written
     table = decisions_to_frame(decisions, frame[[c for c in keep if c in frame.columns]])
     table.index = frame.index
+    cut = frame.attrs.get("truncated_cells") or {}
+    if cut and "source_row" in frame.columns:
+        hit = frame["source_row"].isin([int(r) for r in cut]).to_numpy()
+        table.loc[hit, "flags"] = [f"{f}|cell_truncated" if f else "cell_truncated" for f in table.loc[hit, "flags"]]
+        table.loc[hit, "needs_review"] = True
     return table
 
 
-def route_file(input_path, output_path, *, router=None, column_mapping=None, encoding=None,
-               chunk_size=50_000, resume=True, progress=True, engine="local", scheduler=None,
-               max_rows=None):
+# --------------------------------------------------------------------------- output safety
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (b.exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
+
+
+def _check_paths(input_path, output_path):
+    """Resolve and check the input and output before anything is loaded or written."""
+    from .exceptions import OutputFileError, TicketSchemaError
+
+    input_path, out = Path(input_path), Path(output_path)
+    fmt = "parquet" if out.suffix.lower() in (".parquet", ".pq") else "csv"
+    if not input_path.is_file():
+        raise TicketSchemaError(f"{input_path}: no such input file")
+    for p in (out, _progress_path(out), out.with_name(out.name + ".lock")):
+        if _same_file(input_path, p):
+            raise OutputFileError(f"{out}: the output would overwrite the input {input_path}; choose another --out")
+    if not out.parent.is_dir():
+        raise OutputFileError(f"{out}: the folder {out.parent} does not exist (it is not created for you)")
+    if fmt == "csv" and out.is_dir():
+        raise OutputFileError(f"{out}: is a directory; a .csv output must be a file")
+    return input_path, out, fmt
+
+
+def _require(module, extra, what):
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise ImportError(f"{what} needs {module}: install sujian-router[{extra}]")
+
+
+class _OutputLock:
+    """Exclusive, non-blocking lock on ``OUT.lock``: one route-file run per output at a time.
+
+    Taking it also proves, before the model is loaded, that the output folder is writable.
+    """
+
+    def __init__(self, out: Path):
+        self.out = out
+        self.path = out.with_name(out.name + ".lock")
+        self._fh = None
+
+    def __enter__(self):
+        from .exceptions import OutputFileError
+
+        try:
+            self._fh = open(self.path, "a+b")
+        except OSError as exc:
+            raise OutputFileError(f"{self.out}: cannot write in {self.out.parent} ({exc.strerror})") from None
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no advisory locks
+            return self
+        try:
+            fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._fh.close()
+            raise OutputFileError(f"{self.out}: another route-file run is writing this output "
+                                  f"(lock {self.path}); wait for it or choose another --out") from None
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            self.path.unlink()
+        except OSError:  # pragma: no cover
+            pass
+        self._fh.close()
+        return False
+
+
+# --------------------------------------------------------------------------- progress record
+
+
+def _model_fingerprint(router, model_dir) -> str:
+    """SHA-256 naming the model: of its manifest when loaded from a directory, else of its state."""
+    if model_dir is not None:
+        return hashlib.sha256((Path(model_dir) / "manifest.json").read_bytes()).hexdigest()
+    import numpy as np
+
+    arrays, meta = router.classifier.to_state()
+    h = hashlib.sha256(json.dumps(meta, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8"))
+    for name in sorted(arrays):
+        h.update(name.encode("utf-8"))
+        h.update(np.ascontiguousarray(arrays[name]).tobytes())
+    h.update(repr(router.review_threshold).encode("utf-8"))
+    return h.hexdigest()
+
+
+def _tail_sha256(path: Path, end: int) -> str:
+    """SHA-256 of the last 64 KiB before byte ``end`` of ``path``."""
+    start = max(0, end - (1 << 16))
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        return hashlib.sha256(fh.read(end - start)).hexdigest()
+
+
+def _output_intact(out: Path, fmt: str, state: dict) -> bool:
+    """Does the output still hold everything the progress record says was written?"""
+    try:
+        if fmt == "csv":
+            done = int(state["bytes_done"])
+            if not out.is_file() or out.stat().st_size < done:
+                return False
+            return done == 0 or _tail_sha256(out, done) == state.get("tail_sha256")
+        parts = state.get("parts") or {}
+        return out.is_dir() and all((out / n).is_file() and (out / n).stat().st_size == size
+                                    for n, size in parts.items())
+    except (OSError, KeyError, TypeError, ValueError):
+        return False
+
+
+def _load_state(ppath: Path, out: Path, fmt: str, expected: dict):
+    """The recorded progress when it fits this run exactly, else ``(None, why not)``."""
+    if not ppath.is_file():
+        return None, ""
+    try:
+        state = json.loads(ppath.read_text(encoding="utf-8"))
+        if not isinstance(state, dict):
+            raise ValueError("not an object")
+    except (OSError, ValueError) as exc:
+        return None, f"the progress record {ppath.name} is unreadable ({exc})"
+    labels = {"input_fingerprint": "input file", "model_fingerprint": "model", "catalog_fingerprint": "catalog",
+              "options": "column mapping or reading options", "format": "output format", "version": "record format"}
+    for key, value in expected.items():
+        if state.get(key) != value:
+            return None, f"the {labels.get(key, key)} differs from the recorded run"
+    if not _output_intact(out, fmt, state):
+        return None, "the output no longer holds what the progress record says was written"
+    return state, ""
+
+
+def _clear_output(out: Path, fmt: str) -> None:
+    """Remove an earlier output before starting afresh (never a folder holding other files)."""
+    from .exceptions import OutputFileError
+
+    if fmt == "csv":
+        if out.exists():
+            out.unlink()
+        return
+    if out.is_dir():
+        foreign = [p.name for p in out.iterdir() if not re.fullmatch(r"part-\d{6}\.parquet", p.name)]
+        if foreign:
+            raise OutputFileError(f"{out}: the folder holds files route-file did not write ({foreign[:3]}); "
+                                  "choose another --out")
+        for p in out.iterdir():
+            p.unlink()
+    elif out.exists():
+        out.unlink()
+
+
+def _fresh_state(input_path, expected: dict) -> dict:
+    return {
+        **expected,
+        "input": str(input_path),
+        "rows_done": 0,
+        "chunks_done": 0,
+        "bytes_done": 0,
+        "tail_sha256": None,
+        "parts": {},
+        "needs_review": 0,
+        "reference_time": datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "complete": False,
+    }
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def route_file(input_path, output_path, *, router=None, catalog=None, column_mapping=None, encoding=None,
+               sheet=None, chunk_size=50_000, resume=True, progress=True, engine="local", scheduler=None,
+               max_rows=None, escape_formulas=True, on_long_cell="error"):
     """Route a whole export, chunk by chunk, to CSV or Parquet.
 
     Memory stays bounded by ``chunk_size`` whatever the file size: one
     chunk is read, routed and appended at a time.  Progress is recorded in
-    ``OUTPUT.progress.json`` after each chunk, so an interrupted run started
-    again with the same arguments continues where it stopped, without
-    duplicating or losing rows.
+    ``OUTPUT.progress.json`` after each chunk, with fingerprints of the
+    input, the model, the catalog, the reading options and the output
+    written so far; started again with the same arguments, an interrupted
+    run continues where it stopped, without duplicating or losing rows, and
+    a finished one is not redone. Anything else (another model, mapping or
+    input; an output deleted, cut or changed) starts afresh. One run at a
+    time may write an output (``OUTPUT.lock``), and the output may not be
+    the input.
 
     Parameters
     ----------
@@ -153,13 +340,18 @@ def route_file(input_path, output_path, *, router=None, column_mapping=None, enc
         CSV (any supported encoding) or XLSX export.
     output_path : str or Path
         ``*.csv`` (UTF-8 with BOM) or ``*.parquet`` (a directory of part
-        files, one per chunk, readable by pandas, pyarrow and Dask).
+        files, one per chunk, readable by pandas, pyarrow and Dask). Its
+        folder must exist.
     router : Router or str or Path, optional
         The router or a model directory; the default model when ``None``.
+    catalog : DutyCatalog, optional
+        The catalog to load a model directory with (see :meth:`Router.load`).
     column_mapping : dict, optional
         Export column -> canonical name (see :func:`read_tickets`).
     encoding : str, optional
         Input encoding (detected when ``None``).
+    sheet : str or int, optional
+        Sheet of an XLSX export (the first by default).
     chunk_size : int
         Rows per chunk.
     resume : bool
@@ -174,130 +366,186 @@ def route_file(input_path, output_path, *, router=None, column_mapping=None, enc
         Address of an existing Dask scheduler (with ``engine="dask"``).
     max_rows : int, optional
         Stop after this many input rows (for trials).
+    escape_formulas : bool, default True
+        Prefix CSV text cells that a spreadsheet would run as formulas with
+        ``'`` (``False`` for machine consumers).
+    on_long_cell : {"error", "truncate"}
+        A cell longer than the limit of :func:`read_tickets` stops the run
+        naming row and column (``"error"``), or is shortened and its row
+        flagged ``cell_truncated`` (``"truncate"``).
 
     Returns
     -------
     RouteFileReport
     """
-    from tqdm import tqdm
+    _check_options(engine, chunk_size, on_long_cell)
+    input_path, out, fmt = _check_paths(input_path, output_path)
+    if fmt == "parquet":
+        _require("pyarrow", "parquet", "Parquet output")
+    if engine == "dask":
+        _require("distributed", "dask", "engine='dask'")
+    with _OutputLock(out):
+        router, model_path, model_dir = _load_router(router, catalog, progress)
+        options = {"column_mapping": dict(column_mapping or {}), "encoding": encoding, "sheet": sheet,
+                   "escape_formulas": bool(escape_formulas), "on_long_cell": on_long_cell}
+        expected = _expected(input_path, fmt, router, model_dir, options)
+        ppath = _progress_path(out)
+        state, _why = _load_state(ppath, out, fmt, expected) if resume else (None, "")
+        if state is None:
+            _clear_output(out, fmt)
+            state = _fresh_state(input_path, expected)
+        run = _Run(input_path, out, fmt, ppath, state, dict(options, max_rows=max_rows), chunk_size, progress)
+        return run.execute(router, model_path, engine, scheduler)
 
-    from ._tickets import iter_ticket_chunks
 
+def _expected(input_path, fmt, router, model_dir, options) -> dict:
+    """What a recorded run must match to be resumed: input, format, model, catalog and options."""
+    return {
+        "version": _PROGRESS_VERSION, "format": fmt, "input_fingerprint": _file_fingerprint(input_path),
+        "model_fingerprint": _model_fingerprint(router, model_dir),
+        "catalog_fingerprint": getattr(router.catalog, "fingerprint", None), "options": options,
+    }
+
+
+def _check_options(engine, chunk_size, on_long_cell):
     if engine not in ("local", "dask"):
         raise ValueError(f"engine must be 'local' or 'dask', got {engine!r}")
-    if int(chunk_size) < 1:
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    input_path = Path(input_path)
-    out = Path(output_path)
-    fmt = "parquet" if out.suffix.lower() in (".parquet", ".pq") else "csv"
-    if not input_path.is_file():
-        raise FileNotFoundError(f"input file not found: {input_path}")
-    model_path = None
-    if router is None or isinstance(router, (str, os.PathLike)):
-        from ._router import Router
+    if on_long_cell not in ("error", "truncate"):
+        raise ValueError(f"on_long_cell must be 'error' or 'truncate', got {on_long_cell!r}")
 
-        model_path = router
-        router = Router.load(router)
-    fingerprint = _file_fingerprint(input_path)
-    ppath = _progress_path(out)
-    state = None
-    if resume and ppath.is_file():
+
+def _load_router(router, catalog, progress):
+    """``(router, model path as given, model directory or None)``."""
+    if router is not None and not isinstance(router, (str, os.PathLike)):
+        return router, None, None
+    from ._router import Router
+
+    model_path = router
+    if router is None or str(router) == "default":
+        from ._train import ensure_default_model
+
+        model_dir = ensure_default_model(progress=progress)
+    else:
+        model_dir = Path(router)
+    return Router.load(model_dir, catalog=catalog), model_path, model_dir
+
+
+class _Run:
+    """One route-file run: reads chunks, routes the unwritten ones, appends and records progress."""
+
+    def __init__(self, input_path, out, fmt, ppath, state, options, chunk_size, progress):
+        self.input_path, self.out, self.fmt, self.ppath = input_path, out, fmt, ppath
+        self.state, self.options, self.chunk_size, self.progress = state, options, chunk_size, progress
+        self.rows_resumed = int(state["rows_done"])
+
+    def execute(self, router, model_path, engine, scheduler):
+        t0 = time.perf_counter()
+        if self.state.get("complete"):
+            return self._report(int(self.state["rows_done"]), 0, t0, engine)
+        if self.fmt == "csv" and self.out.exists():
+            with open(self.out, "r+b") as fh:  # drop a chunk written after the last recorded progress
+                fh.truncate(int(self.state["bytes_done"]))
+        if self.fmt == "parquet":
+            self.out.mkdir(exist_ok=True)
+            for p in self.out.glob("part-*.parquet"):
+                if p.name not in self.state["parts"]:
+                    p.unlink()  # a part written after the last recorded progress
+        dask_ctx = None
+        if engine == "dask":
+            from .dask import _ChunkRouter
+
+            dask_ctx = _ChunkRouter(router, model_path=model_path, scheduler=scheduler)
         try:
-            state = json.loads(ppath.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            state = None
-        if state is not None and (state.get("input_fingerprint") != fingerprint
-                                  or state.get("format") != fmt or state.get("version") != _PROGRESS_VERSION):
-            state = None  # a different input or format: start afresh
-    if state is None:
-        state = {
-            "version": _PROGRESS_VERSION,
-            "input": str(input_path),
-            "input_fingerprint": fingerprint,
-            "format": fmt,
-            "rows_done": 0,
-            "chunks_done": 0,
-            "bytes_done": 0,
-            "needs_review": 0,
-            "reference_time": datetime.now().strftime("%Y-%m-%d %H:%M"),
-            "complete": False,
-        }
-        if fmt == "csv" and out.exists():
-            out.unlink()
-        if fmt == "parquet" and out.exists():
-            import shutil
-
-            shutil.rmtree(out) if out.is_dir() else out.unlink()
-    rows_resumed = int(state["rows_done"])
-    reference_time = datetime.strptime(state["reference_time"], "%Y-%m-%d %H:%M")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "csv" and out.exists():
-        with open(out, "r+b") as fh:  # drop a chunk written after the last recorded progress
-            fh.truncate(int(state["bytes_done"]))
-    if fmt == "parquet":
-        out.mkdir(parents=True, exist_ok=True)
-
-    dask_ctx = None
-    if engine == "dask":
-        from .dask import _ChunkRouter
-
-        dask_ctx = _ChunkRouter(router, model_path=model_path, scheduler=scheduler)
-    t0 = time.perf_counter()
-    bar = tqdm(desc=f"routing {input_path.name}", unit="rows", initial=rows_resumed, disable=not progress,
-               dynamic_ncols=True)
-    rows_seen = 0
-    chunks = 0
-    try:
-        for chunk in iter_ticket_chunks(input_path, chunk_size=chunk_size, column_mapping=column_mapping,
-                                        encoding=encoding):
-            if max_rows is not None and rows_seen >= max_rows:
-                break
-            if max_rows is not None and rows_seen + len(chunk) > max_rows:
-                chunk = chunk.iloc[: max_rows - rows_seen]
-            n = len(chunk)
-            start = rows_seen
-            rows_seen += n
-            if rows_seen <= state["rows_done"]:
-                continue  # already written in an earlier run
-            if start < state["rows_done"]:
-                chunk = chunk.iloc[state["rows_done"] - start:]
+            rows_seen, chunks = self._loop(router, dask_ctx, t0)
+        finally:
             if dask_ctx is not None:
-                table = dask_ctx.route(chunk, reference_time)
-            else:
-                table = route_frame(router, chunk, reference_time).reset_index(drop=True)
-            if len(table) != len(chunk):  # pragma: no cover - route_many guarantees this
-                raise RuntimeError(f"routing returned {len(table)} rows for a chunk of {len(chunk)}")
-            if fmt == "csv":
-                header = state["bytes_done"] == 0
+                dask_ctx.close()
+        self._finish_empty()
+        self.state["complete"] = self.options["max_rows"] is None or rows_seen < self.options["max_rows"]
+        _write_json_atomic(self.ppath, self.state)
+        return self._report(rows_seen, chunks, t0, engine)
+
+    def _chunks(self):
+        from ._tickets import iter_ticket_chunks
+
+        o = self.options
+        return iter_ticket_chunks(self.input_path, chunk_size=self.chunk_size,
+                                  column_mapping=o["column_mapping"] or None, encoding=o["encoding"],
+                                  sheet=o["sheet"], on_long_cell=o["on_long_cell"])
+
+    def _loop(self, router, dask_ctx, t0):
+        from tqdm import tqdm
+
+        state, max_rows = self.state, self.options["max_rows"]
+        reference_time = datetime.strptime(state["reference_time"], "%Y-%m-%d %H:%M")
+        bar = tqdm(desc=f"routing {self.input_path.name}", unit="rows", initial=self.rows_resumed,
+                   disable=not self.progress, dynamic_ncols=True)
+        rows_seen = chunks = 0
+        try:
+            for chunk in self._chunks():
+                if max_rows is not None and rows_seen >= max_rows:
+                    break
+                if max_rows is not None and rows_seen + len(chunk) > max_rows:
+                    chunk = chunk.iloc[: max_rows - rows_seen]
+                start, rows_seen = rows_seen, rows_seen + len(chunk)
+                if rows_seen <= state["rows_done"]:
+                    continue  # already written in an earlier run
+                if start < state["rows_done"]:
+                    chunk = chunk.iloc[state["rows_done"] - start:]
+                if dask_ctx is not None:
+                    table = dask_ctx.route(chunk, reference_time)
+                else:
+                    table = route_frame(router, chunk, reference_time).reset_index(drop=True)
+                if len(table) != len(chunk):  # pragma: no cover - route_many guarantees this
+                    raise RuntimeError(f"routing returned {len(table)} rows for a chunk of {len(chunk)}")
+                self._append(table)
+                chunks += 1
+                bar.update(len(chunk))
+                elapsed = time.perf_counter() - t0
+                if elapsed > 0:
+                    bar.set_postfix(rows_s=f"{(state['rows_done'] - self.rows_resumed) / elapsed:,.0f}")
+        finally:
+            bar.close()
+        return rows_seen, chunks
+
+    def _append(self, table):
+        """Write one routed chunk, then record it (a crash in between is undone on resume)."""
+        from .exceptions import OutputFileError
+
+        state, out = self.state, self.out
+        try:
+            if self.fmt == "csv":
                 with open(out, "ab") as fh:
-                    table.to_csv(fh, index=False, header=header, encoding="utf-8-sig" if header else "utf-8",
-                                 lineterminator="\n")
+                    write_csv(table, fh, escape_formulas=self.options["escape_formulas"],
+                              header=state["bytes_done"] == 0)
                     fh.flush()
                     os.fsync(fh.fileno())
                     state["bytes_done"] = fh.tell()
+                state["tail_sha256"] = _tail_sha256(out, state["bytes_done"])
             else:
                 part = out / f"part-{state['chunks_done']:06d}.parquet"
                 table.to_parquet(part, index=False)
-            state["rows_done"] += len(chunk)
+                state["parts"][part.name] = part.stat().st_size
+            state["rows_done"] += len(table)
             state["chunks_done"] += 1
             state["needs_review"] += int(table["needs_review"].sum())
-            _write_json_atomic(ppath, state)
-            chunks += 1
-            bar.update(len(chunk))
-            elapsed = time.perf_counter() - t0
-            if elapsed > 0:
-                bar.set_postfix(rows_s=f"{(state['rows_done'] - rows_resumed) / elapsed:,.0f}")
-    finally:
-        bar.close()
-        if dask_ctx is not None:
-            dask_ctx.close()
-    if fmt == "csv" and state["rows_done"] == 0 and not out.exists():
-        decisions_to_frame([]).to_csv(out, index=False, encoding="utf-8-sig")
-    state["complete"] = True
-    _write_json_atomic(ppath, state)
-    seconds = time.perf_counter() - t0
-    return RouteFileReport(
-        input=str(input_path), output=str(out), rows_in=rows_seen, rows_written=int(state["rows_done"]),
-        rows_needing_review=int(state["needs_review"]), rows_resumed=rows_resumed, chunks=chunks,
-        seconds=seconds, engine=engine,
-    )
+            _write_json_atomic(self.ppath, state)
+        except OSError as exc:
+            raise OutputFileError(f"{out}: cannot write the output ({exc.strerror or exc}); the rows "
+                                  f"recorded so far ({state['rows_done']}) are kept and a rerun resumes") from None
+
+    def _finish_empty(self):
+        if self.fmt == "csv" and self.state["rows_done"] == 0 and self.state["bytes_done"] == 0:
+            write_csv(decisions_to_frame([]), self.out)
+            self.state["bytes_done"] = self.out.stat().st_size
+            self.state["tail_sha256"] = _tail_sha256(self.out, self.state["bytes_done"])
+
+    def _report(self, rows_seen, chunks, t0, engine):
+        state = self.state
+        return RouteFileReport(
+            input=str(self.input_path), output=str(self.out), rows_in=max(rows_seen, int(state["rows_done"])),
+            rows_written=int(state["rows_done"]), rows_needing_review=int(state["needs_review"]),
+            rows_resumed=self.rows_resumed, chunks=chunks, seconds=time.perf_counter() - t0, engine=engine,
+        )

@@ -74,6 +74,12 @@ DEFAULT_COLUMN_MAPPING = {
 
 _HEADER_SEARCH_ROWS = 10
 _BLOCK = 1 << 20
+#: Longest cell accepted (characters), in CSV and XLSX alike; longer ones follow ``on_long_cell``.
+MAX_CELL_CHARS = 131_072
+#: Most header columns accepted (trailing empty header cells are not counted).
+MAX_COLUMNS = 2_048
+_HARD_CELL_CHARS = 1 << 24  # beyond this even on_long_cell="truncate" stops (memory per row)
+_LONG_CELL_POLICIES = ("error", "truncate")
 _EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 
 
@@ -113,6 +119,7 @@ def _detect_encoding(path):
     bad_utf8 = _check_decodes(path, "utf-8-sig")
     if bad_utf8 is None:
         return "utf-8-sig"
+    _refuse_mixed(path, bad_utf8)
     bad_gb = _check_decodes(path, "gb18030")
     if bad_gb is None:
         return "gb18030"
@@ -121,6 +128,32 @@ def _detect_encoding(path):
         f"nor GB18030 (first bad byte at offset {bad_gb[0]}, line {bad_gb[1]}); "
         "pass encoding= explicitly"
     )
+
+
+_CJK = re.compile("[\u4e00-\u9fff]")
+
+
+def _refuse_mixed(path, bad_utf8):
+    """Raise when a file that is not all UTF-8 has UTF-8 lines with Chinese text (mixed encodings).
+
+    Decoding such a file as GB18030 would silently turn its UTF-8 rows into
+    mojibake, so it is refused, naming the first line of each kind.
+    """
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if raw.isascii():
+                continue
+            try:
+                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError:
+                continue
+            if _CJK.search(text):
+                raise TicketEncodingError(
+                    f"{path}: mixed encodings: line {number} is UTF-8 with Chinese text, but the first "
+                    f"line that is not UTF-8 is line {bad_utf8[1]} (first bad byte at offset {bad_utf8[0]}, "
+                    f"line {bad_utf8[1]}); re-save the whole file in one encoding (UTF-8), or pass "
+                    "encoding= to read it as one"
+                )
 
 
 def _decoded_lines(path, encoding):
@@ -168,11 +201,16 @@ def _csv_records(path, encoding):
     row = 0
     while True:
         try:
-            cells = next(reader)
+            cells = _next_row(reader)
         except StopIteration:
             return
         except csv.Error as exc:
             where = f"row {row + 1} (line {reader.line_num})"
+            if "field larger than field limit" in str(exc):
+                raise TicketSchemaError(
+                    f"{path}: {where} has a cell of more than {_HARD_CELL_CHARS:,} characters, which is "
+                    "not read even with on_long_cell='truncate'"
+                ) from None
             if "unexpected end of data" in str(exc):
                 raise TicketSchemaError(
                     f"{path}: {where} ends inside a quoted field; the file looks truncated"
@@ -180,6 +218,20 @@ def _csv_records(path, encoding):
             raise TicketSchemaError(f"{path}: malformed CSV at {where}: {exc}") from None
         row += 1
         yield row, cells
+
+
+def _next_row(reader):
+    """``next(reader)`` with the csv module's field limit raised to the hard cap for this call only.
+
+    The module's limit is process-wide; it is restored at once, so other
+    readers keep theirs. Cells between :data:`MAX_CELL_CHARS` and the cap
+    are then handled by ``on_long_cell`` with the row and column named.
+    """
+    old = csv.field_size_limit(_HARD_CELL_CHARS)
+    try:
+        return next(reader)
+    finally:
+        csv.field_size_limit(old)
 
 
 def _cell_str(value):
@@ -200,6 +252,7 @@ def _excel_records(path, sheet):
 
     import openpyxl
 
+    _check_xlsx_text_runs(path)
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
@@ -218,10 +271,57 @@ def _excel_records(path, sheet):
             ws = wb.worksheets[int(sheet)]
         else:
             raise TicketSchemaError(f"{path}: no sheet named {sheet!r}; sheets are {names}")
+        if hasattr(ws, "reset_dimensions"):
+            ws.reset_dimensions()  # the declared size (A1:XFD1048576) is not trusted: read real cells
         for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
-            yield number, [_cell_str(v) for v in values]
+            yield number, _trim_trailing([_cell_str(v) for v in values])
     finally:
         wb.close()
+
+
+def _trim_trailing(cells):
+    end = len(cells)
+    while end and not cells[end - 1]:
+        end -= 1
+    return cells[:end] if end < len(cells) else cells
+
+
+def _check_xlsx_text_runs(path):
+    """Refuse a workbook with a text run longer than the hard cell cap, before openpyxl holds it in memory.
+
+    Streams every worksheet and the shared strings once, counting bytes
+    between XML tags; nothing longer than a few blocks is held.
+    """
+    import zipfile
+
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise TicketSchemaError(f"{path}: not a readable .xlsx workbook ({exc})") from None
+    limit = _HARD_CELL_CHARS * 3  # UTF-8 bytes of the longest cell accepted
+    with zf:
+        for info in zf.infolist():
+            name = info.filename
+            if not (name.startswith("xl/worksheets/") or name == "xl/sharedStrings.xml"):
+                continue
+            run = 0
+            with zf.open(info) as fh:
+                for block in iter(lambda: fh.read(_BLOCK), b""):
+                    pieces = block.split(b"<")
+                    if len(pieces) == 1:
+                        run += len(block)
+                    else:
+                        inner = max((len(p) for p in pieces[1:-1]), default=0)
+                        run = max(run + len(pieces[0]), inner)
+                        if run <= limit:
+                            run = len(pieces[-1])
+                    if run > limit:
+                        break
+            if run > limit:
+                raise TicketSchemaError(
+                    f"{path}: {name} holds a text of more than {_HARD_CELL_CHARS:,} characters; "
+                    "cells that long are not read"
+                )
 
 
 def _records(path, encoding, sheet):
@@ -266,7 +366,7 @@ def _map_header(cells, default, user):
     out = list(stripped)
     taken = {}
     # priority: 0 user mapping, 1 canonical name already, 2 default mapping (in its order)
-    order = list(default)
+    rank = {name: r for r, name in enumerate(default)}
     candidates = []
     for i, name in enumerate(stripped):
         if name in user:
@@ -274,7 +374,7 @@ def _map_header(cells, default, user):
         elif name in CANONICAL_COLUMNS:
             candidates.append((1, 0, i, name))
         elif name in default:
-            candidates.append((2, order.index(name), i, default[name]))
+            candidates.append((2, rank[name], i, default[name]))
     for _prio, _rank, i, dst in sorted(candidates):
         if dst in taken:
             continue  # a higher-priority column already provides dst; this one keeps its name
@@ -283,40 +383,69 @@ def _map_header(cells, default, user):
     return out, taken
 
 
+def _check_width(path, number, cells):
+    width = len(_trim_trailing(cells))
+    if width > MAX_COLUMNS:
+        raise TicketSchemaError(
+            f"{path}: row {number} has {width:,} columns; at most {MAX_COLUMNS:,} are read (is this a ticket export?)"
+        )
+
+
+def _check_header(path, number, raw, names, default, user):
+    """Every column the user mapped exists; no mapped column appears twice."""
+    present = set(raw)
+    missing = [src for src in user if src not in present]
+    if missing:
+        found = [c for c in raw if c]
+        raise TicketSchemaError(
+            f"{path}: column_mapping names {missing}, which header row {number} lacks; found "
+            f"{found[:40]}{' ...' if len(found) > 40 else ''}"
+        )
+    first = {}
+    for i, name in enumerate(raw):
+        j = first.setdefault(name, i)
+        if name and j < i and (name in user or name in default or name in CANONICAL_COLUMNS):
+            raise TicketSchemaError(
+                f"{path}: header row {number} has the column {name!r} more than once "
+                f"(columns {j + 1} and {i + 1}); it maps to {names[j]!r}, so rename one "
+                "of them or pass column_mapping"
+            )
+
+
+def _unique_names(names):
+    """Name empty columns ``unnamed_N`` and rename repeats ``name.K``; return (names, notes)."""
+    notes = []
+    names = [name or f"unnamed_{i + 1}" for i, name in enumerate(names)]
+    taken = set(names)
+    seen = {}
+    for i, name in enumerate(names):
+        if name in seen:
+            k = 1
+            while f"{name}.{k}" in taken or f"{name}.{k}" in seen:
+                k += 1
+            notes.append(f"duplicated column {name!r} (column {i + 1}) renamed to '{name}.{k}'")
+            names[i] = f"{name}.{k}"
+            taken.add(names[i])
+        seen[names[i]] = i
+    if "source_row" in seen:
+        names[seen["source_row"]] = "source_row_original"
+        notes.append("input column 'source_row' renamed to 'source_row_original'")
+    return names, notes
+
+
 def _layout(path, first_rows, default, user, required, combine_title):
     for number, cells in first_rows:
+        _check_width(path, number, cells)
         names, taken = _map_header(cells, default, user)
         if not all(r in taken for r in required):
             continue
-        notes = []
         raw = [c.strip().lstrip("\ufeff") for c in cells]
-        for i, name in enumerate(raw):
-            j = raw.index(name)
-            if name and j < i and (name in user or name in default or name in CANONICAL_COLUMNS):
-                raise TicketSchemaError(
-                    f"{path}: header row {number} has the column {name!r} more than once "
-                    f"(columns {j + 1} and {i + 1}); it maps to {names[j]!r}, so rename one "
-                    "of them or pass column_mapping"
-                )
-        for i, name in enumerate(names):
-            if not name:
-                names[i] = f"unnamed_{i + 1}"
-        seen = {}
-        for i, name in enumerate(names):
-            if name in seen:
-                k = 1
-                while f"{name}.{k}" in names or f"{name}.{k}" in seen:
-                    k += 1
-                notes.append(f"duplicated column {name!r} (column {i + 1}) renamed to '{name}.{k}'")
-                names[i] = f"{name}.{k}"
-            seen[names[i]] = i
-        if "source_row" in seen:
-            names[seen["source_row"]] = "source_row_original"
-            notes.append("input column 'source_row' renamed to 'source_row_original'")
+        _check_header(path, number, raw, names, default, user)
+        names, notes = _unique_names(names)
         combine = combine_title and "title" in taken and "text" in taken
         return _Layout(header_row=number, names=names, notes=notes, combine=combine)
     found = [c.strip() for c in first_rows[0][1]] if first_rows else []
-    found = [c for c in found if c]
+    found = [c for c in found if c][:40]
     expected = list(required)
     known = {
         r: [src for src, dst in {**default, **user}.items() if dst == r] for r in expected
@@ -325,44 +454,58 @@ def _layout(path, first_rows, default, user, required, combine_title):
     raise TicketSchemaError(
         f"{path}: expected columns {expected}, found {found} "
         f"(searched the first {_HEADER_SEARCH_ROWS} rows for a header; {hint}; "
-        "pass column_mapping={{export name: canonical name}})"
+        "pass column_mapping={export name: canonical name})"
     )
 
 
-def _frame(path, layout, rows):
-    """Build a DataFrame from [(row number, cells)] using a layout."""
+def _fit_row(path, layout, number, cells, on_long_cell, truncated):
+    """The row's cells, stripped, fitted to the header's width, long cells handled by the policy."""
     width = len(layout.names)
+    if len(cells) > width:
+        if any(c.strip() for c in cells[width:]):
+            raise TicketSchemaError(
+                f"{path}: row {number} has {len(cells)} cells but the header (row "
+                f"{layout.header_row}) has {width} columns"
+            )
+        cells = cells[:width]
+    cells = [c.strip() for c in cells] + [""] * (width - len(cells))
+    if cells and max(map(len, cells)) > MAX_CELL_CHARS:
+        long = [i for i, c in enumerate(cells) if len(c) > MAX_CELL_CHARS]
+        if on_long_cell == "error":
+            i = long[0]
+            raise TicketSchemaError(
+                f"{path}: row {number}, column {layout.names[i]!r} (column {i + 1}) has a cell of "
+                f"{len(cells[i]):,} characters, more than {MAX_CELL_CHARS:,}; pass on_long_cell='truncate' "
+                "(--on-long-cell truncate) to shorten such cells and flag their rows"
+            )
+        for i in long:
+            cells[i] = cells[i][:MAX_CELL_CHARS]
+        truncated[number] = [layout.names[i] for i in long]
+    return cells
+
+
+def _frame(path, layout, rows, on_long_cell="error"):
+    """Build a DataFrame from [(row number, cells)] using a layout."""
     fixed = []
     numbers = []
+    truncated = {}
     for number, cells in rows:
-        if len(cells) != width:
-            if len(cells) > width:
-                if any(c.strip() for c in cells[width:]):
-                    raise TicketSchemaError(
-                        f"{path}: row {number} has {len(cells)} cells but the header (row "
-                        f"{layout.header_row}) has {width} columns"
-                    )
-                cells = cells[:width]
-            else:
-                cells = list(cells) + [""] * (width - len(cells))
-        fixed.append(cells)
-        numbers.append(number)
+        cells = _fit_row(path, layout, number, cells, on_long_cell, truncated)
+        if any(cells):  # a blank row is not a ticket
+            fixed.append(cells)
+            numbers.append(number)
     if fixed:
         df = pd.DataFrame(fixed, columns=layout.names, dtype=str)
-        for name in layout.names:
-            df[name] = df[name].str.strip()
-        blank = (df == "").all(axis=1).to_numpy()  # a blank row is not a ticket
     else:
         df = pd.DataFrame({n: pd.Series([], dtype=str) for n in layout.names})
-        blank = np.zeros(0, dtype=bool)
     df.insert(0, "source_row", pd.Series(numbers, dtype="int64"))
-    if blank.any():
-        df = df.loc[~blank].reset_index(drop=True)
     if layout.combine:
         df["text"] = [_combine(t, c) for t, c in zip(df["title"].tolist(), df["text"].tolist())]
     df.attrs["source"] = str(path)
     df.attrs["header_row"] = layout.header_row
-    df.attrs["notes"] = list(layout.notes)
+    df.attrs["notes"] = list(layout.notes) + [
+        f"row {n}: {cols} shortened to {MAX_CELL_CHARS:,} characters" for n, cols in truncated.items()]
+    df.attrs["truncated_cells"] = truncated
     return df
 
 
@@ -384,6 +527,11 @@ def _check_required(required):
     if unknown:
         raise TypeError(f"required must be column names, got {unknown}")
     return required
+
+
+def _check_policy(on_long_cell):
+    if on_long_cell not in _LONG_CELL_POLICIES:
+        raise ValueError(f"on_long_cell must be one of {list(_LONG_CELL_POLICIES)}, got {on_long_cell!r}")
 
 
 def _start(path, column_mapping, encoding, sheet, combine_title, required):
@@ -408,6 +556,7 @@ def read_tickets(
     sheet=None,
     combine_title=True,
     required=("text",),
+    on_long_cell="error",
 ):
     """Read a ticket export (CSV or XLSX) into a DataFrame with canonical columns.
 
@@ -435,32 +584,27 @@ def read_tickets(
         Canonical columns that must exist. The header is the first of the
         first 10 rows that provides all of them (title rows and merged
         headers above it are skipped).
+    on_long_cell : {"error", "truncate"}, default "error"
+        A cell over :data:`MAX_CELL_CHARS` characters raises naming row and
+        column, or is shortened and listed in ``df.attrs["truncated_cells"]``.
 
     Returns
     -------
     pandas.DataFrame
-        Every cell as a stripped string (codes keep leading zeros, empty cells
-        are ``""``), columns renamed to canonical names, and a first column
-        ``source_row``: the 1-based row number a spreadsheet shows for it.
-        Completely blank rows are skipped. ``df.attrs["notes"]`` lists
-        renamed duplicated columns; ``df.attrs["header_row"]`` is the header's
-        row number.
+        Every cell as a stripped string (codes keep leading zeros), canonical
+        column names, and first ``source_row``: the 1-based row number a
+        spreadsheet shows. Blank rows are skipped; ``df.attrs`` holds
+        ``notes``, ``header_row`` and ``truncated_cells``.
 
     Raises
     ------
     TicketSchemaError
-        No header with the required columns (the message lists expected and
-        found columns), a required column appears twice, a row has more cells
-        than the header, or the file ends inside a quoted field.
+        No header with the required columns (expected and found listed); a
+        mapped column missing or twice (other repeated names become
+        ``name.1``, ... and are noted); over :data:`MAX_COLUMNS` columns; a
+        row wider than the header; a long cell; a truncated quoted field.
     TicketEncodingError
-        The file cannot be decoded; the message names the byte offset and line.
-
-    Notes
-    -----
-    A duplicated column name that maps to a canonical column is an error
-    (which one is the complaint text?). Any other duplicated name is renamed
-    deterministically to ``name.1``, ``name.2``, ... and noted in
-    ``df.attrs["notes"]``.
+        Undecodable bytes (offset and line named) or mixed encodings.
 
     Examples
     --------
@@ -475,11 +619,12 @@ def read_tickets(
     >>> df.loc[0, "text"]
     '噪音\\n楼下施工,很吵'
     """
+    _check_policy(on_long_cell)
     path, layout, head_rest, records = _start(
         path, column_mapping, encoding, sheet, combine_title, required
     )
     rows = head_rest + list(records)
-    return _frame(path, layout, rows)
+    return _frame(path, layout, rows, on_long_cell)
 
 
 def iter_ticket_chunks(
@@ -491,6 +636,7 @@ def iter_ticket_chunks(
     sheet=None,
     combine_title=True,
     required=("text",),
+    on_long_cell="error",
 ) -> Iterator[pd.DataFrame]:
     """Stream a ticket export as DataFrames of at most ``chunk_size`` rows.
 
@@ -507,7 +653,7 @@ def iter_ticket_chunks(
     chunk_size : int, default 50_000
         Maximum rows per chunk (blank rows are skipped, so a chunk can hold
         fewer).
-    column_mapping, encoding, sheet, combine_title, required
+    column_mapping, encoding, sheet, combine_title, required, on_long_cell
         As in :func:`read_tickets`.
 
     Yields
@@ -525,6 +671,7 @@ def iter_ticket_chunks(
     """
     if not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    _check_policy(on_long_cell)
     path, layout, head_rest, records = _start(
         path, column_mapping, encoding, sheet, combine_title, required
     )
@@ -541,7 +688,7 @@ def iter_ticket_chunks(
 
     emitted = False
     for rows in chunks():
-        df = _frame(path, layout, rows)
+        df = _frame(path, layout, rows, on_long_cell)
         if len(df):
             emitted = True
             yield df.reset_index(drop=True)

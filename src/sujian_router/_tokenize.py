@@ -63,11 +63,54 @@ _TOTAL_PAD = "\u00a7total\u00a7"
 
 
 def _private_cache_dir() -> str:
-    """Return (and create) this user's private jieba cache directory."""
+    """Return (and create) this user's private jieba cache directory.
+
+    jieba reads its cache with :mod:`marshal`, so a cache another user could
+    write would let them change segmentation. The directory is
+    ``$XDG_CACHE_HOME/sujian-router/jieba`` (``~/.cache/...``), else
+    ``sujian_router_jieba_<uid>`` in the temporary directory, created with
+    mode 0700 and used only when it is a real directory owned by this user
+    that no one else can write; otherwise a fresh private directory is made
+    for this process.
+    """
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     uid = os.getuid() if hasattr(os, "getuid") else os.environ.get("USERNAME", "user")
-    path = os.path.join(tempfile.gettempdir(), f"sujian_router_jieba_{uid}")
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    return path
+    for path in (os.path.join(base, "sujian-router", "jieba"),
+                 os.path.join(tempfile.gettempdir(), f"sujian_router_jieba_{uid}")):
+        try:
+            os.makedirs(path, mode=0o700, exist_ok=True)
+        except OSError:
+            continue
+        if _is_private(path):
+            return path
+    return _process_cache_dir()
+
+
+def _is_private(path) -> bool:
+    """A directory (not a link) owned by this user, writable by no one else."""
+    import stat
+
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    if not stat.S_ISDIR(st.st_mode):
+        return False
+    if not hasattr(os, "getuid"):  # pragma: no cover - Windows: per-user temp folders
+        return True
+    return st.st_uid == os.getuid() and not st.st_mode & 0o022
+
+
+_PROCESS_CACHE = []
+
+
+def _process_cache_dir() -> str:
+    if not _PROCESS_CACHE:
+        logging.getLogger(__name__).warning(
+            "no private jieba cache directory is usable (not owned by this user or writable by others); "
+            "using a temporary one for this process")
+        _PROCESS_CACHE.append(tempfile.mkdtemp(prefix="sujian_router_jieba_"))
+    return _PROCESS_CACHE[0]
 
 
 class Tokenizer:
@@ -98,8 +141,8 @@ class Tokenizer:
     -----
     The input must already be prepared (:func:`sujian_router._text.prepare_text`).
     The segmenter is built lazily on first call, once per instance, under a lock;
-    it writes jieba's dictionary cache to a private per-user directory under
-    :func:`tempfile.gettempdir`, not to jieba's shared ``jieba.cache``. The
+    it writes jieba's dictionary cache to a private per-user directory
+    (checked for owner and permissions), not to jieba's shared ``jieba.cache``. The
     parsed stock dictionary is kept once per process and copied into each
     new instance, which then adds its own user words to its copy. While
     the segmenter is built, the level of the ``"jieba"`` logger is raised to

@@ -30,7 +30,7 @@ _ROUTERS: dict = {}
 _ROUTERS_LOCK = threading.Lock()
 
 
-def load_worker_router(model_path):
+def load_worker_router(model_path, catalog=None):
     """Return the router for ``model_path``, loading it once per process.
 
     Parameters
@@ -38,21 +38,34 @@ def load_worker_router(model_path):
     model_path : str
         A model directory, or ``"default"`` for the bundled default model
         (which must already be built: run ``sujian-router build-default``).
+    catalog : DutyCatalog, optional
+        The catalog to load it with (the bundled one by default), for models
+        trained on a custom catalog.
     """
-    key = str(model_path)
+    key = (str(model_path), None if catalog is None else catalog.fingerprint)
     with _ROUTERS_LOCK:
         router = _ROUTERS.get(key)
         if router is None:
             from ._router import Router
 
-            router = Router.load(None if key == "default" else key, progress=False)
+            router = Router.load(None if key[0] == "default" else key[0], catalog=catalog, progress=False)
             _ROUTERS[key] = router
     return router
 
 
-def _route_partition(pdf, model_path, reference_time, keep):
+def _route_partition(pdf, model_path, reference_time, keep, catalog=None):
     """Route one pandas partition on a worker; the result keeps the partition's index."""
-    return route_frame(load_worker_router(model_path), pdf, reference_time, keep)
+    return route_frame(load_worker_router(model_path, catalog), pdf, reference_time, keep)
+
+
+def _worker_catalog(router):
+    """The catalog workers must load the model with: ``None`` when it is the bundled one."""
+    catalog = getattr(router, "catalog", None)
+    if catalog is None:
+        return None
+    from ._catalog import load_catalog
+
+    return None if catalog.fingerprint == load_catalog().fingerprint else catalog
 
 
 def _model_path_for(router, model_path=None):
@@ -115,12 +128,13 @@ def route_dataframe(ddf, router=None, *, reference_time=None, keep_columns=ID_CO
 
         raise TicketSchemaError(f"route_dataframe: expected columns ['text'], found {list(ddf.columns)}")
     model_path, _tmp = _model_path_for(router)
+    catalog = None if router is None or isinstance(router, (str, os.PathLike)) else _worker_catalog(router)
     if reference_time is None:
         reference_time = datetime.now().replace(second=0, microsecond=0)
     elif isinstance(reference_time, str):
         reference_time = datetime.strptime(reference_time, "%Y-%m-%d %H:%M")
     keep = tuple(keep_columns)
-    return ddf.map_partitions(_route_partition, model_path, reference_time, keep,
+    return ddf.map_partitions(_route_partition, model_path, reference_time, keep, catalog,
                               meta=_meta(keep, list(ddf.columns)))
 
 
@@ -138,6 +152,8 @@ class _ChunkRouter:
                                          dashboard_address=":0")
             self._client = Client(self._cluster)
         self._model_path, self._tmp = _model_path_for(router, model_path)
+        catalog = _worker_catalog(router)  # sent to every worker once, not with each task
+        self._catalog = None if catalog is None else self._client.scatter(catalog, broadcast=True)
         self._n = max(1, len(self._client.scheduler_info().get("workers", {})) or n_workers)
 
     def route(self, chunk, reference_time):
@@ -147,7 +163,7 @@ class _ChunkRouter:
         pieces = [p for p in np.array_split(np.arange(len(chunk)), self._n) if len(p)]
         futures = [
             self._client.submit(_route_partition, chunk.iloc[idx], self._model_path, reference_time,
-                                ID_COLUMNS, pure=False)
+                                ID_COLUMNS, self._catalog, pure=False)
             for idx in pieces
         ]
         tables = self._client.gather(futures)

@@ -19,6 +19,7 @@ __all__ = [
     "RulesError",
     "NotFittedError",
     "ServiceConfigError",
+    "OutputFileError",
 ]
 
 
@@ -118,3 +119,7 @@ class NotFittedError(SujianRouterError, ValueError):
 
 class ServiceConfigError(SujianRouterError, ValueError):
     """The HTTP service was given unusable settings (the message names the setting or file line)."""
+
+
+class OutputFileError(SujianRouterError, ValueError):
+    """An output file cannot be written safely (it is the input, it is busy, or its folder is missing)."""

@@ -48,6 +48,35 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:  # pragma: no cover - interactive only
         print("sujian-router: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `sujian-router ... | head`: the reader left; stop quietly
+        _silence_stdout()
+        return 141
+    except ImportError as exc:
+        extra = _EXTRAS.get((getattr(exc, "name", None) or "").split(".")[0])
+        if extra is None and "sujian-router[" not in str(exc):
+            raise
+        hint = str(exc) if extra is None else f"{exc.name} is not installed: install sujian-router[{extra}]"
+        print(f"sujian-router: error: {hint}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # missing input, unwritable or full disk: one line naming the file
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"sujian-router: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
+
+
+# optional dependency -> the extra that installs it
+_EXTRAS = {"pyarrow": "parquet", "dask": "dask", "distributed": "dask", "matplotlib": "notebooks"}
+
+
+def _silence_stdout():
+    """Point stdout at /dev/null so the interpreter's final flush does not raise again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # pragma: no cover - stdout without a file descriptor
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -37,6 +37,29 @@ def add_column_arguments(parser, *, label=True, filters=False):
                             help="keep only rows whose COLUMN equals VALUE (e.g. split=train); repeatable")
 
 
+def add_catalog_argument(parser):
+    """Add ``--catalog PATH``: the catalog to load the model with (the bundled one by default)."""
+    parser.add_argument("--catalog", metavar="PATH", default=None,
+                        help="duty catalog CSV the model was trained with (default: the bundled catalog); "
+                             "a model refuses a catalog that gives its codes other meanings")
+
+
+def load_router_from_args(args, model=None):
+    """Load ``--model`` with ``--catalog``; print the model's load warnings on stderr."""
+    import sys
+
+    from .._catalog import load_catalog
+    from .._router import Router
+
+    model = getattr(args, "model", None) if model is None else model
+    path = None if model in (None, "", "default") else model
+    catalog = load_catalog(args.catalog) if getattr(args, "catalog", None) else None
+    router = Router.load(path, catalog=catalog)
+    for warning in router.load_warnings:
+        print(f"sujian-router: warning: {warning}", file=sys.stderr)
+    return router
+
+
 def column_mapping_from_args(args) -> dict | None:
     """Combine ``--column-map``, ``--text-column`` and ``--label-column`` into one mapping."""
     mapping = parse_column_map(getattr(args, "column_map", None))

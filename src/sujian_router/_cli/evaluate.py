@@ -5,7 +5,7 @@ from __future__ import annotations
 
 def build_parser(subparsers):
     """Register the ``evaluate`` sub-command."""
-    from ._columns import add_column_arguments
+    from ._columns import add_catalog_argument, add_column_arguments
 
     p = subparsers.add_parser(
         "evaluate",
@@ -20,6 +20,7 @@ def build_parser(subparsers):
                    help="model directory, or 'default' for the bundled model (the default)")
     p.add_argument("--tickets", required=True, help="the labelled export")
     add_column_arguments(p, filters=True)
+    add_catalog_argument(p)
     p.add_argument("-k", "--top-k", type=int, default=3, dest="k",
                    help="candidates counted for top-k accuracy (default 3)")
     p.add_argument("--target-accuracy", type=float, default=None,
@@ -36,9 +37,8 @@ def run(args) -> int:
     import sys
 
     from .._evaluate import evaluate
-    from .._router import Router
     from .._tickets import quarantine_tickets
-    from ._columns import read_labelled_export
+    from ._columns import load_router_from_args, read_labelled_export
 
     df = read_labelled_export(args)
     # evaluation keeps duplicates and unknown labels (they are real errors); only unusable rows go
@@ -48,8 +48,7 @@ def run(args) -> int:
         df = df[~df["source_row"].isin(unusable["source_row"])]
         counts = unusable["reason"].value_counts().to_dict()
         print(f"left out {len(unusable)} row(s) without text or label: {counts}", file=sys.stderr)
-    path = None if args.model in (None, "", "default") else args.model
-    model = Router.load(path)
+    model = load_router_from_args(args)
     report = evaluate(model, df, k=args.k, target_accuracy=args.target_accuracy)
     if args.report:
         report.to_html(args.report)

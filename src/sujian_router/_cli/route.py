@@ -8,6 +8,8 @@ import sys
 
 def build_parser(subparsers):
     """Register the ``route`` sub-command."""
+    from ._columns import add_catalog_argument
+
     p = subparsers.add_parser(
         "route",
         help="route a complaint to its duty item and handling units",
@@ -19,6 +21,7 @@ def build_parser(subparsers):
     p.add_argument("--at", dest="received_at", metavar="'YYYY-MM-DD HH:MM'", help="when it was received (default: now)")
     p.add_argument("--location", help="place type or description, e.g. 河道, 学校")
     p.add_argument("--model", default=None, help="model directory (default: the bundled default model)")
+    add_catalog_argument(p)
     p.add_argument("--top-k", type=int, default=3, help="candidates to show (default 3)")
     p.add_argument("--json", action="store_true", help="print RoutingDecision.to_dict() as JSON")
     p.set_defaults(func=run)
@@ -52,14 +55,15 @@ def format_decision(d) -> str:
 
 def run(args) -> int:
     """Route and print."""
-    from .._router import Router, _parse_time
+    from .._router import _parse_time
+    from ._columns import load_router_from_args
 
     try:
         _parse_time(args.received_at, where="--at")
     except ValueError as exc:
         print(f"sujian-router route: error: {exc}", file=sys.stderr)
         return 2
-    router = Router.load(args.model)
+    router = load_router_from_args(args)
     if args.text is not None:
         texts = [args.text]
     else:

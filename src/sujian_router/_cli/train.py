@@ -7,7 +7,7 @@ import json
 
 def build_parser(subparsers):
     """Register the ``train`` sub-command."""
-    from ._columns import add_column_arguments
+    from ._columns import add_catalog_argument, add_column_arguments
 
     p = subparsers.add_parser(
         "train",
@@ -22,6 +22,10 @@ def build_parser(subparsers):
     p.add_argument("--free-labels", action="store_true",
                    help="any label set (another taxonomy, categories only): a plain text classifier")
     p.add_argument("--out", required=True, help="model directory to write")
+    add_catalog_argument(p)
+    p.add_argument("--no-escape-formulas", action="store_true",
+                   help="write the quarantine CSV's text cells unchanged (by default cells starting with "
+                        "= + - @ are prefixed with ' so spreadsheets do not run them as formulas)")
     p.add_argument("--quarantine", default=None, metavar="FILE",
                    help="where to write the quarantined rows with their reasons (default: OUT.quarantine.csv)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -44,18 +48,24 @@ def run(args) -> int:
     """Read, train, save and report."""
     from pathlib import Path
 
+    from .._csvout import write_csv
     from .._train import train
     from ._columns import read_labelled_export
 
     df = read_labelled_export(args)
-    router = train(df, free_labels=args.free_labels, seed=args.seed, target_accuracy=args.target_accuracy,
+    catalog = None
+    if args.catalog:
+        from .._catalog import load_catalog
+
+        catalog = load_catalog(args.catalog)
+    router = train(df, catalog=catalog, free_labels=args.free_labels, seed=args.seed, target_accuracy=args.target_accuracy,
                    validation_fraction=args.validation_fraction, progress=not args.quiet,
                    n_jobs=args.n_jobs, refit=not args.no_refit)
     out = Path(args.out)
     router.save(out)  # the training report is part of metadata.json and the model card
     report = router.training_report
     qpath = Path(args.quarantine) if args.quarantine else out.with_name(out.name + ".quarantine.csv")
-    router.quarantined.to_csv(qpath, index=False, encoding="utf-8-sig")
+    write_csv(router.quarantined, qpath, escape_formulas=not args.no_escape_formulas)
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
