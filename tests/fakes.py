@@ -26,6 +26,9 @@ class FakeModel:
     ``ranks`` maps a text to ``((label, label), top-1 probability)``.
     """
 
+    #: a loaded Router reports what did not match on load; a stand-in has nothing to report
+    load_warnings = ()
+
     def __init__(self, ranks, catalog=None, review_threshold=0.55):
         self.ranks = ranks
         self.catalog = catalog
