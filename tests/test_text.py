@@ -123,7 +123,7 @@ def test_prepare_text_truncates_at_cap():
 
 def test_prepare_text_short_not_truncated():
     p = prepare_text("楼下噪音")
-    assert p == PreparedText(text="楼下噪音", truncated=False, masked=(), empty=False)
+    assert p == PreparedText(text="楼下噪音", truncated=False, masked=(), empty=False, informative=4)
 
 
 @pytest.mark.parametrize("raw", ["", "   ", "!!!???", "。，、", "\u200b\u200b", None, "\n \r\n", "!\n?"])
