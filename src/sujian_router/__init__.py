@@ -55,6 +55,8 @@ _LAZY = {
     "evaluate": "._evaluate",
     "EvaluationReport": "._evaluate",
     "route_file": "._stream",
+    "TierThresholds": "._decision",
+    "UnitCandidate": "._decision",
 }
 
 __all__ = sorted(
