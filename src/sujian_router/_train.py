@@ -33,6 +33,7 @@ DEFAULT_RECIPE = 5
 #: (right unit among the three shown), for which ``train()`` chooses the tier thresholds.
 DEFAULT_AUTO_ACCURACY = 0.9
 DEFAULT_SUGGEST_ACCURACY = 0.9
+_TIER_SEED_OFFSET = 101  # seed of the default model's threshold tickets: default seed + this
 _BUILD_LOCK = threading.Lock()
 
 #: Classifier parameters for catalog (item-code) models (``train()`` passes categories and
@@ -200,7 +201,8 @@ def _tier_thresholds(clf, catalog, texts, labels, target_accuracy, suggest_accur
 
 def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fraction=0.1,
           target_accuracy=DEFAULT_AUTO_ACCURACY, min_examples_per_item=3, refit=True, classifier_params=None,
-          progress=True, synthetic=False, n_jobs=-1, suggest_accuracy=DEFAULT_SUGGEST_ACCURACY):
+          progress=True, synthetic=False, n_jobs=-1, suggest_accuracy=DEFAULT_SUGGEST_ACCURACY,
+          tier_tickets=None):
     """Train a router from labelled tickets.
 
     Parameters
@@ -244,6 +246,11 @@ def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fracti
         Share of ``suggest`` decisions whose true unit must be among the
         three units shown; the ``suggest`` threshold is the lowest unit
         confidence below ``auto`` that reaches it on validation.
+    tier_tickets : pandas.DataFrame, optional
+        Labelled tickets (``text``, ``label``) used only to choose the tier
+        thresholds, instead of the validation rows: useful when the training
+        tickets are all alike (synthetic ones) and a differently worded set
+        gives more honest confidence figures.
 
     Returns
     -------
@@ -354,7 +361,10 @@ def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fracti
             "val_accuracy_automatic": float(correct[auto].mean()) if auto.any() else float("nan"),
         }
         if not free_labels:
-            thresholds, unit_metrics = _tier_thresholds(clf, catalog, val_texts, list(y[val]),
+            tier_texts, tier_labels = val_texts, list(y[val])
+            if tier_tickets is not None:
+                tier_texts, tier_labels = tier_tickets["text"].tolist(), tier_tickets["label"].tolist()
+            thresholds, unit_metrics = _tier_thresholds(clf, catalog, tier_texts, tier_labels,
                                                         target_accuracy, suggest_accuracy)
             metrics.update(unit_metrics)
         else:
@@ -459,8 +469,11 @@ def build_default_model(path=None, *, n_per_item=DEFAULT_N_PER_ITEM, seed=DEFAUL
         print(f"Building the default model from {len(catalog)} catalog items "
               f"({n_per_item} synthetic tickets each) into {path} ...", file=sys.stderr, flush=True)
     tickets = generate_tickets(catalog, n_per_item=n_per_item, seed=seed, split="train")
-    router = train(tickets, catalog=catalog, seed=seed, validation_fraction=0.1, target_accuracy=0.9,
-                   refit=False, progress=progress, synthetic=True)
+    # tier thresholds from the held-out families' wording: the training families' own validation
+    # rows are nearly all routed right and would send almost everything to ``auto``
+    tier_tickets = generate_tickets(catalog, n_per_item=1, seed=seed + _TIER_SEED_OFFSET, split="heldout")
+    router = train(tickets, catalog=catalog, seed=seed, validation_fraction=0.1, refit=False,
+                   progress=progress, synthetic=True, tier_tickets=tier_tickets)
     router.metadata["default_recipe"] = DEFAULT_RECIPE
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".default-", dir=path.parent))
