@@ -28,6 +28,8 @@ UNIT_MIN_PROB = 0.01
 VAGUE_CHARS = 2
 #: A text with fewer informative characters than this is never ``auto``: too short to be sure.
 SHORT_CHARS = 6
+#: Default strength of the catalog-keyword prior on the candidate items (see ``KeywordPrior``).
+DEFAULT_KEYWORD_PRIOR = 0.2
 #: The suggest threshold of models saved before tiers existed (their auto threshold is their
 #: review threshold).
 DEFAULT_SUGGEST_THRESHOLD = 0.2
@@ -98,6 +100,11 @@ class Router:
         (chosen on validation data by ``train``). Without it, ``auto`` is
         ``review_threshold`` and ``suggest`` the lower of it and
         :data:`DEFAULT_SUGGEST_THRESHOLD`.
+    keyword_prior : float, optional
+        Strength of the catalog-keyword prior that re-weighs the candidate
+        items (:class:`~sujian_router._prior.KeywordPrior`; 0 switches it
+        off). ``None``: the value saved with the model, else
+        :data:`DEFAULT_KEYWORD_PRIOR`. Ignored without a catalog.
     metadata : dict, optional
         What the model directory records (versions, hashes, metrics).
 
@@ -113,7 +120,7 @@ class Router:
     """
 
     def __init__(self, classifier, *, catalog=None, rules=None, review_threshold=0.5, metadata=None,
-                 thresholds=None):
+                 thresholds=None, keyword_prior=None):
         if not hasattr(classifier, "classes_"):
             raise NotFittedError("Router needs a fitted classifier (it has no classes_)")
         if not 0.0 <= float(review_threshold) <= 1.0:
@@ -127,6 +134,7 @@ class Router:
             rules = load_rules(directory=catalog.departments)
         self.rules = rules
         self.metadata = dict(metadata or {})
+        self._set_prior(keyword_prior)
         self.load_warnings: tuple[str, ...] = ()
         if catalog is not None:
             missing = [c for c in classifier.classes_ if c not in catalog]
@@ -185,6 +193,36 @@ class Router:
         other.metadata = dict(self.metadata)
         other._set_thresholds(thresholds, None)
         return other
+
+    def _set_prior(self, strength):
+        """The catalog-keyword prior (``None`` without a catalog or at strength 0)."""
+        from ._prior import KeywordPrior
+
+        if strength is None:
+            strength = self.metadata.get("keyword_prior", DEFAULT_KEYWORD_PRIOR)
+        self.keyword_prior = float(strength)
+        prior = KeywordPrior(self.catalog, strength=self.keyword_prior) if self.catalog is not None else None
+        self._prior = prior if prior is not None and prior.strength > 0 else None
+
+    def _candidates(self, texts, k, explain):
+        """Top-``k`` items per prepared text (a wider pool re-weighed by the keyword prior).
+
+        Returns ``(labels, probs, terms)``; ``terms`` is ``None`` unless
+        ``explain``, and empty for a row whose first item the prior changed.
+        """
+        n_classes = len(self.classifier.classes_)
+        pool = min(max(k, UNIT_POOL), n_classes) if self._prior is not None else min(k, n_classes)
+        terms = None
+        if explain:
+            labels, probs, terms = self.classifier.top_k_explained(texts, k=pool, n_terms=5)
+        else:
+            labels, probs = self.classifier.top_k(texts, k=pool)
+        if self._prior is not None:
+            first = np.asarray(labels, dtype=object)[:, 0].copy()
+            labels, probs = self._prior.rescore(labels, probs, texts)
+            if terms is not None:
+                terms = [t if labels[i, 0] == first[i] else () for i, t in enumerate(terms)]
+        return labels[:, :k], probs[:, :k], terms
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -295,6 +333,7 @@ class Router:
             classifier=clf_meta,
             review_threshold=self.review_threshold,
             tier_thresholds=self.thresholds.to_dict(),
+            keyword_prior=self.keyword_prior,
             uses_catalog=self.catalog is not None,
             versions=environment_versions(),
         )
@@ -334,7 +373,8 @@ class Router:
         k = max(1, min(int(k), len(self.classifier.classes_)))
         if not prepared:
             return np.empty((0, k), dtype=object), np.empty((0, k), dtype=float)
-        return self.classifier.top_k(prepared, k=k)
+        labels, probs, _ = self._candidates(prepared, k, explain=False)
+        return labels, probs
 
     # ------------------------------------------------------------------ routing
     def route(self, text, *, district=None, street=None, received_at=None, location=None, top_k=5):
@@ -479,11 +519,7 @@ class Router:
         batch_error = None
         if usable:
             try:
-                usable_texts = [prepared[i].text for i in usable]
-                if explain:
-                    labels, probs, terms = self.classifier.top_k_explained(usable_texts, k=k, n_terms=5)
-                else:
-                    labels, probs = self.classifier.top_k(usable_texts, k=k)
+                labels, probs, terms = self._candidates([prepared[i].text for i in usable], k, explain)
             except Exception as exc:  # pragma: no cover - defensive
                 batch_error = exc
         pos = {i: j for j, i in enumerate(usable)}
