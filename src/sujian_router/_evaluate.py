@@ -347,6 +347,16 @@ class EvaluationReport:
         The target passed to :func:`evaluate`.
     suggested_threshold : float or None
         :func:`choose_threshold` for ``target_accuracy`` on these tickets.
+    unit_accuracy : float or None
+        Share of tickets whose decision names the true item's lead unit
+        (the item's own label for a free-label model); None when the model
+        cannot route (it has no ``route_many``).
+    tiers : pandas.DataFrame or None
+        :func:`tier_summary`-style table: ``tier``, ``n``, ``share``,
+        ``accuracy`` and ``accuracy_top`` (right answer among the three
+        shown) for ``auto``, ``suggest``, ``manual`` and ``all``.
+    unit_coverage : pandas.DataFrame or None
+        :func:`coverage_curve` of the unit confidence against unit correctness.
     """
 
     n: int
@@ -367,6 +377,9 @@ class EvaluationReport:
     worst_errors: pd.DataFrame
     target_accuracy: float | None = None
     suggested_threshold: float | None = None
+    unit_accuracy: float | None = None
+    tiers: pd.DataFrame | None = None
+    unit_coverage: pd.DataFrame | None = None
 
     def to_dict(self) -> dict:
         """Return the scalar metrics as a flat, JSON-serialisable dict.
@@ -386,7 +399,7 @@ class EvaluationReport:
         >>> d["accuracy"], d["top3_accuracy"], d["automatic_share"]
         (0.5, 1.0, 1.0)
         """
-        return {
+        out = {
             "n": int(self.n),
             "accuracy": float(self.accuracy),
             "macro_f1": float(self.macro_f1),
@@ -402,6 +415,30 @@ class EvaluationReport:
             "target_accuracy": _opt(self.target_accuracy),
             "suggested_threshold": _opt(self.suggested_threshold),
         }
+        if self.tiers is not None:
+            out["unit_accuracy"] = _opt(self.unit_accuracy)
+            for row in self.tiers.to_dict("records"):
+                if row["tier"] != "all":
+                    out[f"{row['tier']}_share"] = _opt(row["share"])
+                    out[f"{row['tier']}_accuracy"] = _opt(row["accuracy"])
+                    out[f"{row['tier']}_accuracy_top3"] = _opt(row["accuracy_top"])
+        return out
+
+    def tier_records(self) -> dict:
+        """The tier table and a sampled unit coverage curve as JSON-ready lists (empty without tiers).
+
+        Returns
+        -------
+        dict
+            ``{"tiers": [...], "unit_curve": [...]}``; each curve point has
+            ``threshold``, ``automatic_share`` and ``accuracy_automatic``.
+        """
+        if self.tiers is None:
+            return {"tiers": [], "unit_curve": []}
+        tiers = [{k: (_opt(v) if isinstance(v, float) else v) for k, v in r.items()}
+                 for r in self.tiers.to_dict("records")]
+        curve = _coverage_sample(self.unit_coverage)[["threshold", "automatic_share", "accuracy_automatic"]]
+        return {"tiers": tiers, "unit_curve": [{k: float(v) for k, v in r.items()} for r in curve.to_dict("records")]}
 
     def summary(self) -> str:
         """A short plain-text table of the main figures."""
@@ -423,6 +460,12 @@ class EvaluationReport:
         ]
         if self.n_unknown_labels:
             rows.append(("labels not in catalog", str(self.n_unknown_labels)))
+        if self.tiers is not None:
+            rows.append(("unit accuracy", fmt(self.unit_accuracy)))
+            for r in self.tiers.to_dict("records"):
+                if r["tier"] != "all":
+                    rows.append((f"tier {r['tier']}: share / accuracy / top-3",
+                                 " / ".join(fmt(_opt(r[c])) for c in ("share", "accuracy", "accuracy_top"))))
         if self.suggested_threshold is not None:
             rows.append(
                 (f"threshold for {self.target_accuracy:.0%} accuracy", f"{self.suggested_threshold:.4f}")
@@ -458,6 +501,8 @@ class EvaluationReport:
             columns=["metric", "value"],
         )
         parts.append(_table(metrics, "Metrics"))
+        if self.tiers is not None:
+            parts.append(_table(self.tiers, "Tiers (accuracy: lead unit right; accuracy_top: among the three shown)"))
         parts.append("<h2>Coverage: automatic routing versus accuracy</h2>")
         parts.append(_coverage_svg(self.coverage, self.threshold))
         parts.append(_table(_coverage_sample(self.coverage), "Coverage at selected thresholds"))
@@ -864,6 +909,8 @@ def evaluate(model, tickets, *, k=3, target_accuracy=None) -> EvaluationReport:
     if target_accuracy is not None:
         suggested = choose_threshold(conf, correct, target_accuracy=target_accuracy)
 
+    unit_acc, tiers, unit_curve = _tier_figures(model, tickets, truth)
+
     wrong = np.flatnonzero(~correct)
     wrong = wrong[np.argsort(-conf[wrong], kind="stable")][:_WORST_ERRORS]
     worst = pd.DataFrame(
@@ -894,7 +941,27 @@ def evaluate(model, tickets, *, k=3, target_accuracy=None) -> EvaluationReport:
         worst_errors=worst,
         target_accuracy=None if target_accuracy is None else float(target_accuracy),
         suggested_threshold=suggested,
+        unit_accuracy=unit_acc,
+        tiers=tiers,
+        unit_coverage=unit_curve,
     )
+
+
+def _tier_figures(model, tickets, truth):
+    """Unit accuracy, tier table and unit coverage curve (``None`` each when the model cannot route)."""
+    if not hasattr(model, "route_many"):
+        return None, None, None
+    frame = tickets.assign(text=["" if not isinstance(t, str) else t for t in tickets["text"].tolist()],
+                           label=list(truth))
+    if getattr(model, "catalog", None) is not None:
+        decisions, correct, in_top = unit_outcomes(model, frame)
+    else:  # free labels: the label is the answer
+        decisions = model.route_many(frame, explain=False)
+        correct = np.array([d.item_code == t for d, t in zip(decisions, truth)], dtype=bool)
+        in_top = np.array([t in [c.code for c in d.candidates[:3]] for d, t in zip(decisions, truth)], dtype=bool)
+    tiers = _tier_frame(np.array([d.tier for d in decisions], dtype=object), correct, in_top)
+    unit_conf = np.array([d.unit_confidence for d in decisions], dtype=float)
+    return float(correct.mean()), tiers, coverage_curve(unit_conf, correct)
 
 
 def _json_default(obj):  # pragma: no cover - used by the CLI
