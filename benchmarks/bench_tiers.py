@@ -4,6 +4,8 @@ Not a test. Routes two sets with a model and prints markdown tables:
 
 * ``synthetic``: held-out-family synthetic tickets (``generate_tickets(split="heldout")``); the
   true unit is the lead unit the rules give the true item for the same text;
+* ``keywords``: very short probes, one per item: the item's first catalog keyword alone (``噪音``,
+  ``小广告``), labelled with that item; it measures how sure the model is of texts that short;
 * ``real-dev``: the hand-labelled real messages of ``benchmarks/real_dev_check.csv`` (read from
   ``../shared/data`` at run time; skipped when absent), routed with the placeholder jurisdiction
   and receipt time of ``bench_real_dev.py``; a unit is right when its role is an accepted lead role.
@@ -29,6 +31,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 BUCKETS = ((0, 2), (3, 5), (6, 15), (16, 50), (51, 200), (201, 10**9))
+TIER_NOTE = "tiers include the text rules: at most 2 informative characters manual, fewer than 6 never auto"
 CURVE_AT = (0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 
 
@@ -38,6 +41,18 @@ def _synthetic(router, n_per_item, seed):
     from sujian_router._evaluate import unit_outcomes
 
     df = generate_tickets(router.catalog, n_per_item=n_per_item, seed=seed, split="heldout")
+    decisions, correct, in_top = unit_outcomes(router, df)
+    return decisions, correct, in_top, df["text"].tolist()
+
+
+def _keywords(router):
+    """Decisions, hits and lengths for one-keyword probes (the first keyword of every item)."""
+    import pandas as pd
+
+    from sujian_router._evaluate import unit_outcomes
+
+    rows = [(next((k for k in it.keywords if len(k) >= 2), it.name), it.code) for it in router.catalog.items]
+    df = pd.DataFrame(rows, columns=["text", "label"])
     decisions, correct, in_top = unit_outcomes(router, df)
     return decisions, correct, in_top, df["text"].tolist()
 
@@ -115,6 +130,7 @@ def main(argv=None) -> int:
     p.add_argument("--model", default=None, help="model directory (default: the bundled default model)")
     p.add_argument("--synthetic-per-item", type=int, default=1, help="held-out synthetic tickets per item (0: none)")
     p.add_argument("--seed", type=int, default=7, help="seed of the synthetic tickets")
+    p.add_argument("--no-keywords", action="store_true", help="skip the one-keyword probes")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     from sujian_router import Router
@@ -123,6 +139,8 @@ def main(argv=None) -> int:
     out = {"model": str(args.model or "default"), "thresholds": router.thresholds.to_dict()}
     if args.synthetic_per_item > 0:
         out["synthetic"] = _summary(*_synthetic(router, args.synthetic_per_item, args.seed))
+    if not args.no_keywords:
+        out["keywords"] = _summary(*_keywords(router))
     dev = _real_dev(router)
     if dev is not None:
         out["real_dev"] = _summary(*dev)
@@ -130,7 +148,7 @@ def main(argv=None) -> int:
         print(json.dumps(out, ensure_ascii=False))
         return 0
     print(f"model {out['model']}, thresholds {out['thresholds']}")
-    for key in ("synthetic", "real_dev"):
+    for key in ("synthetic", "keywords", "real_dev"):
         if key in out:
             _print(key, out[key])
     return 0
