@@ -365,17 +365,15 @@ def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fracti
             "val_automatic_share": float(auto.mean()),
             "val_accuracy_automatic": float(correct[auto].mean()) if auto.any() else float("nan"),
         }
-        if not free_labels:
-            tier_texts, tier_labels = val_texts, list(y[val])
-            if tier_tickets is not None:
-                tier_texts, tier_labels = tier_tickets["text"].tolist(), tier_tickets["label"].tolist()
-            thresholds, unit_metrics = _tier_thresholds(clf, catalog, tier_texts, tier_labels,
-                                                        target_accuracy, suggest_accuracy)
-            metrics.update(unit_metrics)
-        else:
+        if free_labels:  # no units: the tiers follow the label's confidence
             in_top = (top == y[val][:, None]).any(axis=1)
             thresholds = (threshold, choose_suggest_threshold(conf, in_top, auto=threshold,
                                                               target_accuracy=suggest_accuracy))
+        else:
+            tier_rows = tier_tickets if tier_tickets is not None else {"text": val_texts, "label": list(y[val])}
+            thresholds, unit_metrics = _tier_thresholds(clf, catalog, list(tier_rows["text"]),
+                                                        list(tier_rows["label"]), target_accuracy, suggest_accuracy)
+            metrics.update(unit_metrics)
     steps.update(1)
     if refit and val.any():
         steps.set_description("refitting on all rows")
