@@ -30,6 +30,8 @@ VAGUE_CHARS = 2
 SHORT_CHARS = 6
 #: Default strength of the catalog-keyword prior on the candidate items (see ``KeywordPrior``).
 DEFAULT_KEYWORD_PRIOR = 0.2
+#: Most (role, district, street) -> unit pairs a router remembers for further candidates.
+_ROLE_UNIT_CACHE = 50_000
 #: The suggest threshold of models saved before tiers existed (their auto threshold is their
 #: review threshold).
 DEFAULT_SUGGEST_THRESHOLD = 0.2
@@ -135,6 +137,8 @@ class Router:
         self.rules = rules
         self.metadata = dict(metadata or {})
         self._set_prior(keyword_prior)
+        self._fixed_lead: dict[str, bool] = {}  # item code -> no rule can change its lead
+        self._role_units: dict[tuple, str] = {}  # (role, district, street) -> unit, from full resolutions
         self.load_warnings: tuple[str, ...] = ()
         if catalog is not None:
             missing = [c for c in classifier.classes_ if c not in catalog]
@@ -570,7 +574,8 @@ class Router:
             return self._decide_free_label(codes, scores, prepared, ctx, flags, reasons, top_k)
         units, resolved = self._unit_candidates(codes, scores, prepared.text, ctx)
         code = units[0].items[0]
-        item, res = self.catalog.get(code), resolved[code]
+        item = self.catalog.get(code)
+        res = resolved[code] if code in resolved else self._resolve(item, prepared.text, ctx)
         confidence = scores[codes.index(code)]
         row_terms = terms[j] if terms is not None and code == codes[0] else ()
         reasons.insert(0, _verdict(item.name, confidence, row_terms))
@@ -626,15 +631,38 @@ class Router:
         for rank, (code, score) in enumerate(zip(codes, scores)):
             if rank and score < UNIT_MIN_PROB:
                 break
-            res = self._resolve(self.catalog.get(code), text, ctx)
-            resolved[code] = res
-            unit = res["lead_department"] or ""
+            item = self.catalog.get(code)
+            unit = self._known_lead(item, resolved[codes[0]]) if rank else None
+            if unit is None:
+                res = self._resolve(item, text, ctx)
+                resolved[code] = res
+                unit = res["lead_department"] or ""
             entry = mass.setdefault(unit, [0.0, rank, []])
             entry[0] += score
             entry[2].append(code)
         ranked = sorted(mass.items(), key=lambda kv: (-kv[1][0], kv[1][1]))
         units = tuple(UnitCandidate(unit, round(min(1.0, p), 4), tuple(items)) for unit, (p, _, items) in ranked)
         return units, resolved
+
+    def _known_lead(self, item, first):
+        """The lead unit of a further candidate without a rules pass, or ``None`` when one is needed.
+
+        When no rule can change the item's lead (none that sets a lead or asks
+        for joint review applies to it, and it is no known gap), its lead is its
+        catalog lead role in the jurisdiction already found for this text
+        (``first``, the first candidate's resolution); the unit that role
+        resolves to there is remembered from earlier full resolutions.
+        """
+        code = item.code
+        fixed = self._fixed_lead.get(code)
+        if fixed is None:
+            rules = self.rules.rules_for(item) if self.rules is not None else ()
+            fixed = bool(item.lead_department) and not getattr(item, "gap", False) and \
+                not any(r.lead or r.joint_review for r in rules)
+            self._fixed_lead[code] = fixed
+        if not fixed:
+            return None
+        return self._role_units.get((item.lead_department, first["district"], first["street"]))
 
     def _tier(self, unit_confidence, prepared, joint_review, flags, reasons):
         """Choose ``auto``/``suggest``/``manual``; append the flags and reasons that explain it."""
@@ -675,6 +703,8 @@ class Router:
             return {"dispatch_deadline": dispatch, "contact_deadline": contact,
                     "district": context.district, "street": context.street}
         res = self.rules.apply(item, text, context, self.catalog.departments)
+        if len(self._role_units) < _ROLE_UNIT_CACHE:
+            self._role_units[(res.lead_role, res.district, res.street)] = res.lead_department
         return {
             "lead_department": res.lead_department,
             "co_departments": tuple(res.co_departments),
