@@ -81,15 +81,20 @@ class KeywordPrior:
             return labels, probs
         labels = np.array(labels, dtype=object, copy=True)
         probs = np.array(probs, dtype=float, copy=True)
+        table = self._keywords()
         for i, text in enumerate(texts):
-            ev = np.array([self.evidence(str(c), text) for c in labels[i]])
-            if not ev.any():
+            # plain Python: a row holds about ten candidates, too few for numpy to pay off
+            ev = [sum(w for k, w in table.get(str(c), ()) if k in text) for c in labels[i]]
+            top = max(ev)
+            if top == 0:
                 continue
-            w = probs[i] * np.exp(self.strength * (ev - ev.max()))
-            total = w.sum()
+            p = probs[i].tolist()
+            w = [pi * math.exp(self.strength * (e - top)) for pi, e in zip(p, ev)]
+            total = sum(w)
             if total <= 0:
                 continue
-            w *= probs[i].sum() / total
-            order = np.argsort(-w, kind="stable")
-            labels[i], probs[i] = labels[i][order], w[order]
+            scale = sum(p) / total
+            order = sorted(range(len(w)), key=lambda j: -w[j])
+            labels[i] = labels[i][order]
+            probs[i] = [w[j] * scale for j in order]
         return labels, probs
