@@ -12,8 +12,10 @@ import pytest
 from sujian_router._synth import (
     COLUMNS,
     TEMPLATE_FAMILIES,
+    _WORD_TYPO_FAMILIES,
     _Stream,
     _typo,
+    _word_typo,
     generate_tickets,
     iter_tickets,
     write_export,
@@ -132,7 +134,7 @@ class TestDeterminism:
 
     def test_catalog_as_mapping_and_pipe_strings(self):
         piped = [SimpleNamespace(code=it.code, name=it.name, category=it.category, subcategory=it.subcategory,
-                                 keywords="|".join(it.keywords), phrasings="|".join(it.phrasings))
+                                 scope=it.scope, keywords="|".join(it.keywords), phrasings="|".join(it.phrasings))
                  for it in ITEMS]
         a = generate_tickets(ITEMS, n_per_item=5, seed=2)
         b = generate_tickets({it.code: it for it in piped}, n_per_item=5, seed=2)
@@ -157,8 +159,26 @@ class TestContent:
         df = generate_tickets(ITEMS, n_per_item=60, seed=4, split="all", multi_problem_rate=1.0)
         n_items = df["text"].map(lambda t: sum(m in t for m in _MARKERS))
         assert (n_items >= 2).mean() > 0.7  # the other item is drawn from all items, itself included
-        first = df["text"].map(lambda t: min((t.index(m), m) for m in _MARKERS if m in t)[1])
-        assert (first == df["label"].map(MARK_OF)).all()
+        plain = df[df["template_family"] != "buried_main"]
+        first = plain["text"].map(lambda t: min((t.index(m), m) for m in _MARKERS if m in t)[1])
+        assert (first == plain["label"].map(MARK_OF)).all()
+
+    def test_buried_main_problem_is_the_last_one_of_the_body(self):
+        df = generate_tickets(ITEMS, n_per_item=200, seed=4, split="heldout", multi_problem_rate=1.0)
+        buried = df[df["template_family"] == "buried_main"]
+        assert len(buried) > 20
+        body = buried["text"].str.split("\n").str[-1]
+        last = body.map(lambda t: max((t.rindex(m), m) for m in _MARKERS if m in t)[1])
+        assert (last == buried["label"].map(MARK_OF)).all()
+        assert (body.map(lambda t: sum(m in t for m in _MARKERS)) >= 2).mean() > 0.7
+
+    def test_scope_words_only_in_training_families(self):
+        train = generate_tickets(ITEMS, n_per_item=200, seed=6, split="train")
+        held = generate_tickets(ITEMS, n_per_item=200, seed=6, split="heldout")
+        scope = [f"{MARK_OF[c]}范围" in t for c, t in zip(train["label"], train["text"])]
+        assert 0.05 < np.mean(scope) < 0.3
+        assert not held["text"].str.contains("范围").any()
+        assert not train["text"].str.contains("不含").any()  # the exclusions are never said
 
     def test_official_name_not_always_used(self, frame):
         names = {it.code: it.name for it in ITEMS}
@@ -193,14 +213,91 @@ class TestContent:
         assert len(diff) == 1 or swapped
 
 
+# -------------------------------------------------------- citizens' registers
+
+
+def _with_law(items):
+    return [SimpleNamespace(**{**vars(it), "legal_basis": f"《{MARK_OF[it.code]}管理条例》第八条；其他"})
+            for it in items]
+
+
+@pytest.fixture(scope="module")
+def registers():
+    return generate_tickets(_with_law(ITEMS), n_per_item=150, seed=8, split="all")
+
+
+def _family_texts(frame, name):
+    texts = frame.loc[frame["template_family"] == name, "text"]
+    assert len(texts) > 10, name
+    return texts
+
+
+class TestRegisters:
+    @pytest.mark.parametrize("name", ["official_letter", "petition"])
+    def test_letters_address_an_official_and_tell_a_story(self, registers, name):
+        texts = _family_texts(registers, name)
+        assert texts.str.contains("尊敬的|你好|您好|同志|一封信|领导|请示").mean() > 0.95
+        assert texts.str.len().median() > 2 * _family_texts(registers, "terse").str.len().median()
+
+    @pytest.mark.parametrize("name", ["legal_question", "petition"])
+    def test_regulation_quotes_name_the_item_law(self, registers, name):
+        texts = _family_texts(registers, name)
+        labels = registers.loc[texts.index, "label"]
+        quoted = [f"《{MARK_OF[code]}管理条例》第八条" in t for code, t in zip(labels, texts)]
+        assert np.mean(quoted) > 0.3
+
+    def test_without_a_law_the_quote_stays_generic(self):
+        df = generate_tickets(ITEMS, n_per_item=150, seed=8, split="train")
+        texts = _family_texts(df, "legal_question")
+        assert not texts.str.contains("《").any()
+        assert texts.str.contains("相关法律法规|有关规定").any()
+
+    @pytest.mark.parametrize("name", ["code_mixed", "chat"])
+    def test_mixed_script_families_carry_latin_letters(self, registers, name):
+        assert _family_texts(registers, name).str.contains(r"[A-Za-z]{2,}").all()
+
+    def test_villagers_name_a_village_or_town(self, registers):
+        assert _family_texts(registers, "villager").str.contains("村|镇|乡|社区|居委会").all()
+
+    def test_title_only_texts_are_short(self, registers):
+        short = _family_texts(registers, "title_only").str.len()
+        assert short.median() < 20
+        assert short.median() < _family_texts(registers, "polite").str.len().median() / 2
+
+    @pytest.mark.parametrize("name", ["who_to_ask", "legal_question"])
+    def test_question_families_ask(self, registers, name):
+        assert _family_texts(registers, name).str.contains("？").all()
+
+    def test_complaint_words_are_mistyped_in_some_tickets(self):
+        items = [SimpleNamespace(code="01-01-001", name="井盖丢失", keywords=["井盖"], phrasings=["路上的井盖不见了"])]
+        df = generate_tickets(items, n_per_item=400, seed=2, split="all", multi_problem_rate=0.0)
+        typo = df["text"].str.contains("井该")
+        chosen = df["template_family"].isin(_WORD_TYPO_FAMILIES)
+        assert 0.1 < typo[chosen].mean() < 0.4
+        assert not typo[~chosen].any()
+
+    @pytest.mark.parametrize(("text", "expected"), [("路上的井盖不见了", "路上的井该不见了"),
+                                                    ("楼下垃圾没人清", "楼下拉圾没人清"),
+                                                    ("今天天气很好", "今天天气很好")])
+    def test_word_typo(self, text, expected):
+        assert _word_typo(_Stream(np.random.default_rng(0)), text) == expected
+
+
 # --------------------------------------------------------------------- splits
 
 
 class TestSplits:
-    def test_about_a_quarter_of_families_held_out(self):
-        assert 8 <= len(TEMPLATE_FAMILIES) <= 12
-        assert len(HELDOUT) == round(len(TEMPLATE_FAMILIES) / 4)
+    def test_a_quarter_to_a_third_of_families_held_out(self):
+        assert 0.25 <= len(HELDOUT) / len(TEMPLATE_FAMILIES) <= 1 / 3
         assert len({f.name for f in TEMPLATE_FAMILIES}) == len(TEMPLATE_FAMILIES)
+
+    @pytest.mark.parametrize("register", ["letter", "multi", "question", "mixed", "short", "spoken", "rural"])
+    def test_every_citizen_register_has_a_training_family(self, register):
+        assert any(f.register == register and not f.heldout for f in TEMPLATE_FAMILIES)
+
+    @pytest.mark.parametrize("register", ["letter", "multi", "question", "mixed", "spoken"])
+    def test_new_registers_have_a_held_out_family_too(self, register):
+        assert any(f.register == register and f.heldout for f in TEMPLATE_FAMILIES)
 
     @pytest.mark.parametrize(("split", "expected"), [("train", TRAIN), ("heldout", HELDOUT),
                                                      ("all", TRAIN | HELDOUT)])
@@ -215,7 +312,7 @@ class TestSplits:
 
     def test_family_to_dict(self):
         d = TEMPLATE_FAMILIES[0].to_dict()
-        assert set(d) == {"name", "description", "heldout", "weight"}
+        assert set(d) == {"name", "description", "heldout", "weight", "register"}
 
 
 # ------------------------------------------------------------- item selection

@@ -5,17 +5,21 @@ ticket id starts with ``SYN-``: synthetic tickets must never be mistaken for
 real citizens' complaints.
 
 A ticket is built from one duty item (its ``phrasings`` first, then its
-``keywords``, ``name`` and ``subcategory``), a place in Shenzhen (district,
-street, an invented but plausible landmark), a time, an impact, a demand and a
-*template family* that decides structure and register (polite, angry, terse,
-an operator's summary, a speech transcript...). About a quarter of the
-families are held out of training (``split="train"`` never uses them), so that
-figures measured on ``split="heldout"`` tickets are not flattered by
-templates the model has already seen.
+``keywords``, ``name`` and ``subcategory``; in training families also the
+words of its ``scope``), a place in Shenzhen (district, street, an invented but
+plausible landmark, sometimes a village or town), a time, an impact, a demand
+and a *template family* that decides structure and register (polite, angry,
+terse, an operator's summary, a speech transcript, a letter to an official, a
+list of several problems, a question quoting the item's law, pinyin and
+English mixed in...). A quarter to a third of the families are held out of
+training (``split="train"`` never uses them), in the same registers as the
+training families, so that figures measured on ``split="heldout"`` tickets
+are not flattered by templates the model has already seen.
 
 The generator only reads attributes of the items (``code``, ``name``,
-``category``, ``subcategory``, ``keywords``, ``phrasings``), so any iterable of
-objects with those attributes can stand in for the real catalog.
+``category``, ``subcategory``, ``keywords``, ``phrasings`` and, when present,
+``scope`` and ``legal_basis``), so any iterable of objects with those
+attributes can stand in for the real catalog.
 """
 
 from __future__ import annotations
@@ -300,6 +304,7 @@ _TYPOS = (("反映", "反应"), ("已经", "以经"), ("在", "再"), ("的", "�
           ("噪音", "燥音"), ("投诉", "投述"), ("严重", "严肿"), ("部门", "步门"), ("马上", "马尚"),
           ("麻烦", "麻凡"), ("安全", "按全"), ("管理", "管里"), ("到底", "倒底"), ("现在", "线在"),
           ("这个", "这各"), ("没有", "没用"), ("辛苦", "幸苦"))
+_LAW_NAME = re.compile(r"《[^》]{2,40}》(第[一二三四五六七八九十百零]+条)?")
 _PUNCT = re.compile(r"[，。！？；：,.!?;:\s]+")
 _TRAIL = "，。！？；、,.!?; "
 
@@ -320,7 +325,8 @@ def _as_list(value):
 class _Profile:
     """What the generator needs from one duty item, computed once."""
 
-    __slots__ = ("code", "name", "category", "subcategory", "keywords", "phrasings", "topic", "plate_rate")
+    __slots__ = ("code", "name", "category", "subcategory", "keywords", "phrasings", "topic", "plate_rate", "law",
+                 "scope")
 
     def __init__(self, item, position):
         try:
@@ -340,6 +346,10 @@ class _Profile:
             blob = self.name + self.subcategory
             self.topic = next((t for t, cues in _TOPIC_CUES if any(c in blob for c in cues)), None)
         self.plate_rate = 0.12 if self.topic == "traffic" else 0.01
+        law = _LAW_NAME.match(str(getattr(item, "legal_basis", "") or ""))
+        self.law = law.group(0) if law else ""
+        # what the item covers, without its exclusions (``…；不含…``): the catalog's own description
+        self.scope = re.split(r"[；;]\s*不含", str(getattr(item, "scope", "") or ""))[0].strip(_TRAIL)
 
 
 def _profiles(catalog):
@@ -395,11 +405,19 @@ _FRAMES = {
 }
 
 
+#: Share of training-family tickets that describe the problem in the words of the item's scope
+#: (held-out families never do, so held-out figures are not flattered by the catalog's wording).
+_SCOPE_RATE = 0.15
+_SCOPE_FRAMES = ("{scope}", "存在{scope}的问题", "{scope}，这种情况")
+
+
 def _core(s, p, heldout=False):
     """The problem itself, in the citizen's words (the item signal)."""
     frames = _FRAMES[heldout]
     kws = p.keywords or (p.name,)
     phr = p.phrasings
+    if not heldout and p.scope and s.chance(_SCOPE_RATE):
+        return s.pick(_SCOPE_FRAMES).format(scope=p.scope)
     r = s.u()
     if phr and r < 0.5:
         return s.pick(phr)
@@ -459,7 +477,8 @@ def _pii(s, p):
 class _Ctx:
     """The parts of one ticket; template families arrange them."""
 
-    __slots__ = ("core", "extra", "place", "area", "when", "impact", "demand", "history", "pii", "pii_kind", "kw")
+    __slots__ = ("core", "extra", "place", "area", "when", "impact", "demand", "history", "pii", "pii_kind", "kw",
+                 "other_kws", "law")
 
 
 def _when(s, hour):
@@ -470,13 +489,19 @@ def _when(s, hour):
     return s.pick(_WHEN_DAY)
 
 
-def _context(s, p, other, hour, district, short, street, street_short, multi_rate, heldout):
+def _context(s, p, others, hour, district, short, street, street_short, multi_rate, fam):
+    heldout = fam.heldout
     c = _Ctx()
     c.core = _core(s, p, heldout)
     c.kw = s.pick(p.keywords) if p.keywords else p.name
+    c.law = p.law
     c.extra = ""
-    if other is not None and s.chance(multi_rate):
-        c.extra = s.pick(("另外还有个事，", "顺便反映一下，", "还有，", "另外，")) + _core(s, other, heldout)
+    c.other_kws = ()
+    if fam.register == "multi":  # a multi-problem family: the other problems are named, not appended
+        if others and s.chance(min(1.0, multi_rate * _MULTI_FAMILY_BOOST)):
+            c.other_kws = tuple(s.pick(o.keywords) if o.keywords else o.name for o in others)
+    elif others and s.chance(multi_rate):
+        c.extra = s.pick(("另外还有个事，", "顺便反映一下，", "还有，", "另外，")) + _core(s, others[0], heldout)
     c.place = _place(s, short, street_short)
     c.area = _area(s, district, short, street, street_short)
     c.when = _when(s, hour)
@@ -614,6 +639,218 @@ def _f_follow_up(s, c):
             f"{s.pick(('这次必须给个说法！', '请领导督办！', '希望这次能真正解决。'))}")
 
 
+# ---------------------------------------------------------------------------
+# Citizens' registers seen on public message boards: letters to officials with
+# a background story, several problems in one message, questions about who is
+# responsible, quotes of regulations, villages and towns, pinyin and English
+# mixed in, typos of complaint words, very short texts. Each register has a
+# training family and a held-out family worded differently.
+# ---------------------------------------------------------------------------
+
+_OFFICIAL = ("局长", "书记", "市长", "区长", "主任", "处长", "街道书记", "主任")
+_ROLE_SELF = ("普通居民", "业主", "退休职工", "外来务工人员", "租户", "上班族", "学生家长", "个体户")
+_YEARS = ("两", "三", "五", "七", "八", "十", "十几", "二十多")
+_BACKGROUND = (
+    "我们一家{years}年前搬到这里，本来环境挺好的。",
+    "我们小区建成已经{years}年了，住着一千多户人家。",
+    "平时工作很忙，本来不想麻烦领导，但实在是没有办法了。",
+    "家里有老人和小孩，老人身体不好，孩子还在上学。",
+    "深圳是全国文明城市，不应该出现这样的情况。",
+    "我在深圳生活了{years}年，一直觉得这是一座讲规矩的城市。",
+    "这件事情说来话长，要从{years}年前说起。",
+    "我们也多次找过有关单位，都说不归他们管，互相推来推去。",
+)
+_BACKGROUND_HELD = (
+    "先说一下情况：我们这里原来是一片空地，后来慢慢住满了人。",
+    "本人{years}年前来到深圳，勤勤恳恳工作，从来没给政府添过麻烦。",
+    "我们村的老人大多七八十岁了，年轻人都在外面打工。",
+    "事情的经过是这样的，去年下半年就开始有苗头了。",
+)
+_LETTER_ASK = ("恳请{title}在百忙之中关注此事，责成相关部门尽快处理。", "希望领导能为我们老百姓做主。",
+               "请领导督促有关部门依法处理，还我们一个公道。", "望领导重视，尽快解决为盼！",
+               "恳请领导过问，给群众一个满意的答复。")
+_SIGN = ("一位普通市民", "{place}全体业主", "{sur}先生", "知情群众", "{sur}女士", "一名老党员")
+_TOWN_SUFFIX = ("镇", "乡", "街道")
+_RURAL_UNIT = ("村", "村委会", "社区", "居委会", "村民小组")
+_VILLAGE_ROLE = ("村民", "村民代表", "居民", "老村民", "村里的党员")
+_RURAL_HISTORY = ("村委会说管不了", "找过镇上几次都没结果", "村干部一直拖着不办", "社区工作站让我们去找街道",
+                  "村里开会说了好几次也没用")
+_LAW_FALLBACK = ("相关法律法规", "国家的有关规定", "深圳市的有关规定")
+_LAW_FRAME = ("根据{law}的规定，", "{law}明确规定，", "按照{law}，", "依据{law}相关条款，")
+_LAW_FRAME_HELD = ("国家早就出台了{law}，", "我查过{law}，", "{law}写得清清楚楚，")
+_ASK_LAW = ("请问这种情况合法吗？", "这合不合法？应该向哪个部门投诉？", "有没有相关规定？我们该怎么维权？",
+            "请问这个归哪个部门管，怎么处理？", "想咨询一下这种情况能不能处罚？")
+_ASK_WHO = ("到底找哪个部门？", "到底归谁管？", "难道就没有人管了吗？", "要等出了事才有人管吗？",
+            "为什么反映了这么多次还是没人管？", "这个事情到底该找谁？")
+_PINYIN = ("zf", "cg", "wy", "jc", "gov", "sb物业", "yyds", "xswl", "nb")
+_ENGLISH = ("OK", "APP", "wifi", "bug", "help", "please", "thanks", "sorry", "WTF", "emmm", "orz", "PPT", "low")
+_CHAT_END = ("thx", "pls", "thanks!!", "急急急", "help!!!", "在线等", "谢谢orz")
+
+# Typos of the complaint words themselves, as typed with a pinyin keyboard.
+_WORD_TYPOS = (("井盖", "井该"), ("垃圾", "拉圾"), ("噪音", "躁音"), ("拖欠", "托欠"), ("违章", "违张"),
+               ("扰民", "扰明"), ("油烟", "油湮"), ("漏水", "露水"), ("占道", "站道"), ("物业", "物叶"),
+               ("工资", "工支"), ("赔偿", "陪偿"), ("投诉", "投拆"), ("污染", "污然"), ("施工", "施公"),
+               ("停车", "亭车"), ("违建", "违见"), ("退款", "退欵"), ("臭味", "臭未"), ("积水", "集水"))
+
+
+def _word_typo(s, text):
+    """Replace one complaint word by its keyboard typo (``井盖`` → ``井该``), when one occurs."""
+    hits = [(a, b) for a, b in _WORD_TYPOS if a in text]
+    if not hits:
+        return text
+    a, b = s.pick(hits)
+    return text.replace(a, b, 1)
+
+
+def _sur(s):
+    return s.pick(_SURNAMES)
+
+
+def _date(s):
+    return f"{s.randint(2019, 2024)}年{s.randint(1, 12)}月{s.randint(1, 28)}日"
+
+
+def _rural(s, street):
+    """A village or town the citizen lives in: ``葵涌街道黄屋村``, ``金华镇李家村委会``..."""
+    r = s.u()
+    village = s.pick(_SURNAMES) + s.pick(_VILLAGE_SUFFIX) if r < 0.5 else _two(s) + s.pick(_RURAL_UNIT)
+    if s.chance(0.4):
+        return f"{street}{village}"
+    if s.chance(0.5):
+        return f"{_two(s)}{s.pick(_TOWN_SUFFIX)}{village}"
+    return village + (f"{s.pick(_NUM[:8])}组" if s.chance(0.4) else "")
+
+
+def _title_line(s, c, pool):
+    return s.pick(pool).format(area=c.area, place=c.place, kw=c.kw) + "\n"
+
+
+def _law(s, c, frames):
+    return s.pick(frames).format(law=c.law or s.pick(_LAW_FALLBACK))
+
+
+def _f_official_letter(s, c):
+    title = s.pick(_OFFICIAL)
+    sur = _sur(s)
+    head = _title_line(s, c, ("{area}{place}{kw}问题", "投诉{place}{kw}", "{kw}问题亟待解决", "{area}{kw}严重"))
+    greet = s.pick((f"尊敬的{sur}{title}：\n您好！", f"{sur}{title}，你好！", f"尊敬的{title}：您好！",
+                    f"{title}：你好！", "尊敬的领导："))
+    me = s.pick((f"我是{c.area}{c.place}的一名{s.pick(_ROLE_SELF)}，", f"本人住在{c.area}{c.place}，",
+                 f"我们是{c.area}{c.place}的住户，"))
+    back = s.pick(_BACKGROUND).format(years=s.pick(_YEARS))
+    ask = s.pick(_LETTER_ASK).format(title=title)
+    sign = ""
+    if s.chance(0.4):
+        sign = "\n" + s.pick(_SIGN).format(place=c.place, sur=sur) + (_date(s) if s.chance(0.5) else "")
+    return (f"{head if s.chance(0.7) else ''}{greet}{me}{back}{c.when}{c.core}，{c.impact}。{_x(c, '。')}"
+            f"{_pii_clause(c)}{ask}{s.pick(('此致敬礼！', '谢谢！', '盼复！', ''))}{sign}")
+
+
+def _numbered(s, c, points):
+    marks = s.pick((("1、", "2、", "3、"), ("一、", "二、", "三、"), ("（1）", "（2）", "（3）"), ("第一，", "第二，", "第三，")))
+    return "".join(f"{m}{p}；" for m, p in zip(marks, points))
+
+
+def _f_numbered_problems(s, c):
+    head = _title_line(s, c, ("反映{place}存在的几个问题", "{area}{place}问题多多", "{kw}等问题"))
+    if c.other_kws:  # the main problem in full, the side issues named briefly
+        side = [s.pick(("{0}的问题", "还有{0}", "{0}也没人管")).format(kw) for kw in c.other_kws]
+        points = [f"{c.core}，{c.impact}", *side]
+    else:
+        points = [c.core, c.impact, c.history]
+    lead = s.pick(("领导好，", "您好，", "")) + s.pick((f"{c.area}{c.place}存在以下问题：", "现反映几个问题：",
+                                                     f"我们{c.place}的问题主要有："))
+    close = s.pick(("其中第一个问题最严重，", "尤其是第一个问题，", "以上问题，"))
+    return f"{head if s.chance(0.6) else ''}{lead}{_numbered(s, c, points)}{close}{c.demand}。"
+
+
+def _f_legal_question(s, c):
+    r = s.u()
+    if r < 0.4:
+        body = f"{c.area}{c.place}{c.core}，{_law(s, c, _LAW_FRAME)}{c.kw}是不允许的，{s.pick(_ASK_LAW)}"
+    elif r < 0.7:
+        body = f"{s.pick(_OPEN_POLITE)}{c.core}。{s.pick(_ASK_LAW)}{_law(s, c, _LAW_FRAME)}应该依法处理吧？"
+    else:
+        body = f"请问{c.kw}到底归谁管？我们{c.area}{c.place}{c.core}，{s.pick(_ASK_LAW)}"
+    return body + _x(c, "。") + _pii_clause(c, "。")
+
+
+def _f_villager(s, c):
+    home = _rural(s, c.area or "")
+    me = s.pick((f"我是{home}的{s.pick(_VILLAGE_ROLE)}，", f"我们{home}这里，", f"{home}这边，"))
+    back = s.pick(_BACKGROUND).format(years=s.pick(_YEARS)) if s.chance(0.5) else ""
+    return (f"{s.pick(('领导好，', '您好！', ''))}{me}{back}{c.when}{c.core}，{c.impact}，"
+            f"{s.pick(_RURAL_HISTORY)}，{_x(c)}{_pii_clause(c)}{c.demand}。")
+
+
+def _mix(s, text):
+    """Put one pinyin abbreviation or English word into a clause."""
+    if s.chance(0.5):
+        word = s.pick(_PINYIN)
+        return f"{text}，{word}{s.pick(('管不管', '也不管', '在干嘛', ''))}"
+    return f"{text} {s.pick(_ENGLISH)}"
+
+
+def _f_code_mixed(s, c):
+    r = s.u()
+    if r < 0.35:
+        body = f"{c.area}{c.place}{_mix(s, c.core)}，{c.demand}"
+    elif r < 0.7:
+        body = f"在{s.pick(('APP', '微信公众号', 'i深圳'))}上反映了{s.randint(2, 9)}次，{c.core}，{_mix(s, c.impact)}"
+    else:
+        body = f"{s.pick(('物业', '社区', 'wy', '街道'))}说OK会处理，结果{c.place}还是{c.core}，{s.pick(_ENGLISH)}"
+    return body + ("，" + _x(c, "") if c.extra else "")
+
+
+def _f_title_only(s, c):
+    short = c.core if len(c.core) <= 20 or s.chance(0.5) else c.kw
+    return s.pick((short, f"{short}扰民", f"{c.place}{short}", f"{short}问题", f"{short}没人管", f"反映{short}",
+                   f"{c.area}{short}"))
+
+
+def _f_petition(s, c):
+    sur, title = _sur(s), s.pick(_OFFICIAL)
+    home = _rural(s, c.area or "") if s.chance(0.5) else f"{c.area}{c.place}"
+    back = s.pick(_BACKGROUND_HELD).format(years=s.pick(_YEARS))
+    head = s.pick((f"致{sur}{title}的一封信\n", f"{sur}{title}同志：\n", f"关于{c.kw}的紧急请示\n{title}："))
+    return (f"{head}我们是{home}的{s.pick(_VILLAGE_ROLE + _ROLE_SELF)}，现将有关情况报告如下。{back}"
+            f"{c.core}。{_law(s, c, _LAW_FRAME_HELD)}可现实却是这样。{c.history}。{_x(c, '。')}"
+            f"为此，我们强烈要求：{c.demand}。\n{s.pick(_SIGN).format(place=home, sur=sur)}{_date(s)}")
+
+
+def _f_buried_main(s, c):
+    if c.other_kws:  # side issues are named in passing; the main one is told at length
+        before = s.pick(("{0}的事就不说了", "{0}也反映过了", "{0}的问题之前说过")).format("、".join(c.other_kws))
+    else:
+        before = c.history
+    head = f"{c.kw}何时能解决？\n" if s.chance(0.5) else ""
+    again = s.pick((f"说到底就是{c.kw}的问题，", f"{c.kw}这个事拖不得了，", ""))
+    return (f"{head}{s.pick(('说几个事。', '反映点情况。', ''))}{before}，这些先放一边。"
+            f"{s.pick(('今天主要想反映的是：', '最严重的是', '最让人受不了的是'))}{c.core}，{c.impact}。"
+            f"{again}{c.demand}。")
+
+
+def _f_who_to_ask(s, c):
+    r = s.u()
+    if r < 0.4:
+        body = f"{c.core}。打了好多电话，这个说找那个，那个说找这个，{s.pick(_ASK_WHO)}"
+    elif r < 0.7:
+        body = f"为什么{c.area}{c.place}{c.core}{s.pick(_ASK_WHO)}"
+    else:
+        body = f"{c.kw}这种事{s.pick(_ASK_WHO)}{c.place}{c.core}，谁来管管？"
+    return body + _x(c, "。")
+
+
+def _f_chat(s, c):
+    short = c.core
+    r = s.u()
+    if r < 0.35:
+        return f"help!!{c.place}{short} 已经{s.randint(2, 30)}天了 有没有人管啊 {s.pick(_CHAT_END)}"
+    if r < 0.7:
+        return f"{short}!!! {c.place} pls处理一下"
+    return f"@12345 {short} {s.pick(_PINYIN)}不管吗 {s.pick(_CHAT_END)}"
+
+
 @dataclass(frozen=True)
 class TemplateFamily:
     """One structure/register in which synthetic tickets are written.
@@ -630,12 +867,21 @@ class TemplateFamily:
         Relative frequency among the families of a split.
     build : callable
         ``build(stream, context) -> str`` (private).
+    register : str
+        The citizens' register the family imitates (``"letter"``, ``"multi"``,
+        ``"question"``, ``"rural"``, ``"mixed"``, ``"short"``, ``"spoken"``...).
+        Every register of real messages that has a training family also has a
+        held-out one, so held-out figures measure the register, not the
+        wording. A ``"multi"`` family lists two or three problems and is
+        labelled with the first, main one.
 
     Examples
     --------
     >>> from sujian_router._synth import TEMPLATE_FAMILIES
     >>> len(TEMPLATE_FAMILIES), sum(f.heldout for f in TEMPLATE_FAMILIES)
-    (12, 3)
+    (22, 7)
+    >>> sorted({f.register for f in TEMPLATE_FAMILIES if f.heldout})
+    ['letter', 'mixed', 'multi', 'plain', 'question', 'spoken']
     """
 
     name: str
@@ -643,30 +889,59 @@ class TemplateFamily:
     heldout: bool
     weight: float
     build: Callable = None
+    register: str = "plain"
 
     def to_dict(self):
         """Plain-data view (without the builder)."""
         return {"name": self.name, "description": self.description, "heldout": self.heldout,
-                "weight": self.weight}
+                "weight": self.weight, "register": self.register}
 
 
-#: Every template family; the three marked ``heldout=True`` never appear in ``split="train"``.
+def _family(name, description, heldout, weight, build, register="plain"):
+    return TemplateFamily(name, description, heldout, weight, build, register)
+
+
+#: Every template family; those marked ``heldout=True`` never appear in ``split="train"``.
 TEMPLATE_FAMILIES = (
-    TemplateFamily("polite", "您好 + resident + problem + impact + demand + thanks", False, 1.2, _f_polite),
-    TemplateFamily("colloquial", "spoken register with particles (啊/嘛/哈)", False, 1.2, _f_colloquial),
-    TemplateFamily("angry", "投诉！ + history + exclamations, sometimes an emoji", False, 1.0, _f_angry),
-    TemplateFamily("terse", "one line: place + problem, or the problem only", False, 1.0, _f_terse),
-    TemplateFamily("report", "我要举报 + evidence + 要求依法查处", False, 0.8, _f_report),
-    TemplateFamily("inquiry", "请问…归哪个部门管 (consultation)", False, 0.8, _f_inquiry),
-    TemplateFamily("narrative", "long, several sentences, background and history", False, 0.8, _f_narrative),
-    TemplateFamily("urgent", "紧急！ + danger + 请马上派人", False, 0.5, _f_urgent),
-    TemplateFamily("operator", "operator's summary: 市民来电反映…市民诉求…", False, 1.5, _f_operator),
-    TemplateFamily("message_board", "web message: title line + 尊敬的领导 + body", True, 1.0, _f_message_board),
-    TemplateFamily("voice", "speech-to-text: fillers, no punctuation, more typos", True, 1.0, _f_voice),
-    TemplateFamily("follow_up", "再次反映 + earlier ticket + not solved", True, 1.0, _f_follow_up),
+    _family("polite", "您好 + resident + problem + impact + demand + thanks", False, 1.2, _f_polite),
+    _family("colloquial", "spoken register with particles (啊/嘛/哈)", False, 1.2, _f_colloquial, "spoken"),
+    _family("angry", "投诉！ + history + exclamations, sometimes an emoji", False, 1.0, _f_angry),
+    _family("terse", "one line: place + problem, or the problem only", False, 1.0, _f_terse, "short"),
+    _family("report", "我要举报 + evidence + 要求依法查处", False, 0.8, _f_report),
+    _family("inquiry", "请问…归哪个部门管 (consultation)", False, 0.8, _f_inquiry, "question"),
+    _family("narrative", "long, several sentences, background and history", False, 0.8, _f_narrative),
+    _family("urgent", "紧急！ + danger + 请马上派人", False, 0.5, _f_urgent),
+    _family("operator", "operator's summary: 市民来电反映…市民诉求…", False, 1.5, _f_operator, "operator"),
+    _family("official_letter", "title + 尊敬的X局长/X书记，你好 + who I am + background story + problem + "
+            "恳请领导… + signature", False, 1.0, _f_official_letter, "letter"),
+    _family("numbered_problems", "several problems listed 1、2、3、, the main one first", False, 0.6,
+            _f_numbered_problems, "multi"),
+    _family("legal_question", "problem + a quote of the item's law (根据《…》) + 这合法吗？找哪个部门？", False, 0.8,
+            _f_legal_question, "question"),
+    _family("villager", "a villager of a 村/镇/乡, background, 村委会说管不了", False, 0.6, _f_villager, "rural"),
+    _family("code_mixed", "pinyin abbreviations (zf, cg, wy) and English words (OK, APP, help) mixed in", False,
+            0.5, _f_code_mixed, "mixed"),
+    _family("title_only", "a very short text: the keyword or a title of a few characters", False, 0.6,
+            _f_title_only, "short"),
+    _family("message_board", "web message: title line + 尊敬的领导 + body", True, 1.0, _f_message_board, "letter"),
+    _family("voice", "speech-to-text: fillers, no punctuation, more typos", True, 1.0, _f_voice, "spoken"),
+    _family("follow_up", "再次反映 + earlier ticket + not solved", True, 1.0, _f_follow_up),
+    _family("petition", "致X书记的一封信 / X局长同志：village or estate + 情况报告如下 + quoted law + "
+            "强烈要求 + signature and date", True, 0.8, _f_petition, "letter"),
+    _family("buried_main", "other problems first, then 最严重的是 + the main problem", True, 0.6, _f_buried_main,
+            "multi"),
+    _family("who_to_ask", "rhetorical questions: 到底找哪个部门？为什么没人管？", True, 0.8, _f_who_to_ask, "question"),
+    _family("chat", "chat style: help!! / @12345 / pls, pinyin and English, very short", True, 0.6, _f_chat,
+            "mixed"),
 )
 _TYPO_RATE = {"voice": 0.25}
 _DEFAULT_TYPO_RATE = 0.05
+#: Families whose complaint words are mistyped (``井盖`` → ``井该``) in a quarter of their tickets.
+_WORD_TYPO_FAMILIES = frozenset({"official_letter", "villager", "code_mixed", "title_only", "petition",
+                                 "who_to_ask", "chat"})
+_WORD_TYPO_RATE = 0.25
+#: A multi-problem family lists other problems in ``multi_problem_rate`` × this share of its tickets.
+_MULTI_FAMILY_BOOST = 12
 
 
 def _families(split):
@@ -721,16 +996,14 @@ def _generate(profiles, pool, order, s, families, multi_rate, seed, start):
         day = int(s.u() * 366)
         hour = s.weighted(_HOUR_RANGE, _HOUR_CUM)
         sec = day * 86400 + hour * 3600 + int(s.u() * 3600)
-        other = None
-        if len(pool) > 1:
-            other = s.pick(pool)
-            if other.code == p.code:
-                other = None
         fam = s.weighted(families, fam_cum)
-        ctx = _context(s, p, other, hour, dname, short, street, street_short, multi_rate, fam.heldout)
+        others = _others(s, p, pool, 2 if fam.register == "multi" else 1)
+        ctx = _context(s, p, others, hour, dname, short, street, street_short, multi_rate, fam)
         text = fam.build(s, ctx)
         if s.chance(_TYPO_RATE.get(fam.name, _DEFAULT_TYPO_RATE)):
             text = _typo(s, text)
+        if fam.name in _WORD_TYPO_FAMILIES and s.chance(_WORD_TYPO_RATE):
+            text = _word_typo(s, text)
         ids.append(f"SYN-{seed}-{start + k}")
         texts.append(text)
         labels.append(p.code)
@@ -754,6 +1027,14 @@ def _generate(profiles, pool, order, s, families, multi_rate, seed, start):
         },
         columns=list(COLUMNS),
     )
+
+
+def _others(s, p, pool, n):
+    """Up to ``n`` other items for a second (third) problem; never the ticket's own item."""
+    if len(pool) < 2:
+        return ()
+    picks = [s.pick(pool) for _ in range(n)]
+    return tuple(o for o in picks if o.code != p.code)
 
 
 def _check_rate(multi_problem_rate):

@@ -26,9 +26,10 @@ DEFAULT_N_PER_ITEM = 12
 DEFAULT_SEED = 20240612
 #: Version of the recipe that builds the default model; a cached default built by another recipe is
 #: rebuilt. 2: segmented with the rjieba backend. 3: SVM tolerance 1e-2 (``CATALOG_PARAMS``).
-#: 4: three levels (category, subcategory, item). 5: traditional characters and misspelt complaint
-#: words normalised before tokenising; unit-level tier thresholds.
-DEFAULT_RECIPE = 5
+#: 4: three levels (category, subcategory, item). 5: template families in citizens' registers (``_synth``).
+#: 6: training tickets also use the items' scope words. 7: traditional characters and misspelt complaint
+#: words normalised before tokenising; unit-level tier thresholds; catalog-keyword prior.
+DEFAULT_RECIPE = 7
 #: Default target accuracies of the ``auto`` tier (lead unit right) and of the ``suggest`` tier
 #: (right unit among the three shown), for which ``train()`` chooses the tier thresholds.
 DEFAULT_AUTO_ACCURACY = 0.9
