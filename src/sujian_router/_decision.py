@@ -117,9 +117,13 @@ class TierThresholds:
         try:
             auto, suggest = float(self.auto), float(self.suggest)
         except (TypeError, ValueError):
-            raise ValueError(f"tier thresholds must be numbers, got auto={self.auto!r}, suggest={self.suggest!r}") from None
+            raise ValueError(
+                f"tier thresholds must be numbers, got auto={self.auto!r}, suggest={self.suggest!r}"
+            ) from None
         if not 0.0 <= suggest <= auto <= 1.0:
-            raise ValueError(f"tier thresholds need 0 <= suggest <= auto <= 1, got auto={auto!r}, suggest={suggest!r}")
+            raise ValueError(
+                f"tier thresholds need 0 <= suggest <= auto <= 1, got auto={auto!r}, suggest={suggest!r}"
+            )
         object.__setattr__(self, "auto", auto)
         object.__setattr__(self, "suggest", suggest)
 
