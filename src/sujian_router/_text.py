@@ -200,11 +200,12 @@ def normalize_text(text: str) -> str:
         text = "" if text is None else str(text)
     for _ in range(3):  # NFKC after removal can expose new removable characters
         cleaned = unicodedata.normalize("NFKC", _controls(text))
-        cleaned = _squeeze(fix_typos(_to_simplified(_controls(cleaned))))
+        cleaned = _squeeze(_controls(cleaned))
         if cleaned == text:
             break
         text = cleaned
-    return text
+    # character for character (or phrase for phrase) on clean text: nothing above needs redoing
+    return fix_typos(_to_simplified(text))
 
 
 def mask_personal_data(text: str) -> tuple[str, tuple[str, ...]]:
@@ -278,7 +279,9 @@ def informative_chars(text: str) -> int:
     >>> informative_chars("噪音"), informative_chars("尊敬的领导：楼下烧烤油烟扰民")
     (2, 8)
     """
-    return len(_INFORMATIVE.findall(_GENERIC.sub("", _MASKS.sub("", text))))
+    if "MASK" in text:
+        text = _MASKS.sub("", text)
+    return len(_INFORMATIVE.findall(_GENERIC.sub("", text)))
 
 
 @dataclass(frozen=True)
