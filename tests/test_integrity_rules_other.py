@@ -255,7 +255,7 @@ class TestItem19Failures:
 
     @pytest.mark.parametrize("context, problem", [
         ({"district": 123}, "区“123”无法识别"),
-        ({"district": "福田区", "street": "粤海街道"}, "粤海街道属于南山区而非福田区"),
+        ({"district": "福田区", "street": "粤海街道"}, "粤海街道属于南山区，而非所填的福田区"),
         ({"street": "火星街道"}, "街道“火星街道”无法识别"),
     ])
     def test_item19_bad_place_context_is_flagged(self, router, context, problem):

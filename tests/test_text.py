@@ -123,7 +123,7 @@ def test_prepare_text_truncates_at_cap():
 
 def test_prepare_text_short_not_truncated():
     p = prepare_text("楼下噪音")
-    assert p == PreparedText(text="楼下噪音", truncated=False, masked=(), empty=False)
+    assert p == PreparedText(text="楼下噪音", truncated=False, masked=(), empty=False, informative=4)
 
 
 @pytest.mark.parametrize("raw", ["", "   ", "!!!???", "。，、", "\u200b\u200b", None, "\n \r\n", "!\n?"])
@@ -172,3 +172,31 @@ def test_masking_idempotent_on_digit_soup(text):
     twice, kinds = mask_personal_data(once)
     assert twice == once
     assert kinds == ()
+
+
+# --------------------------------------------------------------------------- traditional and typos
+class TestSimplifiedAndTypos:
+    @pytest.mark.parametrize("raw, expected", [
+        ("福田區華強北街道燒垃圾", "福田区华强北街道烧垃圾"),
+        ("樓道裡貼滿了小廣告", "楼道里贴满了小广告"),
+        ("井該不見了", "井盖不见了"),
+        ("晚上燥音很大，拉圾沒人收", "晚上噪音很大,垃圾没人收"),
+        ("乾隆路上很乾淨", "乾隆路上很干净"),  # phrase-aware: a name keeps its character
+    ])
+    def test_normalised_text_is_simplified_and_fixed(self, raw, expected):
+        assert normalize_text(raw) == expected
+
+    @pytest.mark.parametrize("text", ["楼下噪音扰民", "井盖丢了", "ABC 123", "", "乾隆"])
+    def test_simplified_text_is_left_alone(self, text):
+        assert normalize_text(text) == normalize_text(normalize_text(text)) == text.strip()
+
+    def test_traditional_masked_and_counted_like_simplified(self):
+        a, b = prepare_text("電話13812345678，樓下噪音"), prepare_text("电话13812345678，楼下噪音")
+        assert a == b and a.masked == ("phone",)
+
+    @pytest.mark.parametrize("text, n", [("你好，我要投诉！", 0), ("12345", 0), ("噪音", 2),
+                                         ("尊敬的领导：楼下烧烤油烟扰民。谢谢", 8)])
+    def test_informative_characters_leave_out_greetings_and_digits(self, text, n):
+        from sujian_router._text import informative_chars
+
+        assert informative_chars(normalize_text(text)) == n

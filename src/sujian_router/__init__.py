@@ -65,6 +65,8 @@ _LAZY = {
     "find_hotspots": "._hotspots",
     "HotspotReport": "._hotspots",
     "Hotspot": "._hotspots",
+    "TierThresholds": "._decision",
+    "UnitCandidate": "._decision",
 }
 
 __all__ = sorted(

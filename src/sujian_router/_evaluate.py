@@ -19,7 +19,8 @@ import pandas as pd
 
 from .exceptions import TicketSchemaError
 
-__all__ = ["EvaluationReport", "choose_threshold", "coverage_curve", "evaluate"]
+__all__ = ["EvaluationReport", "choose_suggest_threshold", "choose_threshold", "coverage_curve", "evaluate",
+           "tier_summary", "unit_outcomes"]
 
 _WORST_ERRORS = 20
 _TOP_CONFUSIONS = 50
@@ -145,6 +146,149 @@ def choose_threshold(confidence, correct, *, target_accuracy=0.9, min_share=0.0)
     return float(good["threshold"].iloc[0])
 
 
+def choose_suggest_threshold(confidence, in_top, *, auto, target_accuracy=0.9) -> float:
+    """Lowest threshold below ``auto`` whose ``suggest`` band shows the right answer often enough.
+
+    The ``suggest`` tier holds decisions with ``suggest <= confidence < auto``;
+    it is right when the true unit is among the units shown to the dispatcher
+    (``in_top``). The threshold is the lowest distinct confidence for which
+    that band reaches ``target_accuracy``; ``auto`` itself (an empty band)
+    when none does.
+
+    Parameters
+    ----------
+    confidence : array-like of float
+        Unit confidence of each decision (validation data).
+    in_top : array-like of bool
+        Whether the true unit is among the units the dispatcher is shown.
+    auto : float
+        The ``auto`` threshold already chosen.
+    target_accuracy : float, default 0.9
+        Required share of ``suggest`` decisions showing the true unit.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> conf = [0.95, 0.7, 0.6, 0.5, 0.2]
+    >>> top = [True, True, True, False, False]
+    >>> choose_suggest_threshold(conf, top, auto=0.9, target_accuracy=0.6)
+    0.5
+    >>> choose_suggest_threshold(conf, top, auto=0.9, target_accuracy=1.0)
+    0.6
+    """
+    conf, ok = _as_arrays(confidence, in_top)
+    if not 0.0 <= float(target_accuracy) <= 1.0:
+        raise ValueError(f"target_accuracy must be in [0, 1], got {target_accuracy!r}")
+    below = conf < auto
+    curve = coverage_curve(conf[below], ok[below])
+    good = curve[curve["accuracy_automatic"] >= target_accuracy - 1e-12]
+    return float(auto) if good.empty else float(good["threshold"].iloc[0])
+
+
+def unit_outcomes(router, tickets, *, n_shown=3):
+    """Route labelled tickets and compare each decision's units with the true item's lead unit.
+
+    The true unit is the lead unit the router's rules give the true item for
+    the same text and jurisdiction, so a wrong item that names the right unit
+    counts as right.
+
+    Parameters
+    ----------
+    router : Router
+        A router with a catalog.
+    tickets : pandas.DataFrame
+        ``text`` and ``label`` (item codes) columns; ``district``, ``street``,
+        ``received_at`` and ``location`` are used when present.
+    n_shown : int, default 3
+        Units shown in the ``suggest`` tier.
+
+    Returns
+    -------
+    decisions : list of RoutingDecision
+    correct : ndarray of bool
+        The decision's lead unit is the true unit.
+    in_top : ndarray of bool
+        The true unit is among the first ``n_shown`` unit candidates.
+    """
+    from ._text import prepare_text
+
+    decisions = router.route_many(tickets, explain=False, received_at="2024-06-12 10:00")
+    catalog = router.catalog
+    locations = tickets["location"].tolist() if "location" in tickets.columns else [None] * len(tickets)
+    truth = []
+    for text, label, d, loc in zip(tickets["text"].tolist(), tickets["label"].tolist(), decisions, locations):
+        if not isinstance(text, str) or label not in catalog:
+            truth.append(None)
+            continue
+        ctx = (d.district, d.street, d.received_at, loc)
+        truth.append(router._resolve(catalog.get(label), prepare_text(text).text, ctx)["lead_department"])
+    return decisions, *_unit_hits(decisions, [() if t is None else (t,) for t in truth], n_shown)
+
+
+def _unit_hits(decisions, accepted, n_shown):
+    """``correct`` (lead unit accepted) and ``in_top`` (an accepted unit among the first ``n_shown``)."""
+    correct = np.array([d.lead_department in ok for d, ok in zip(decisions, accepted)], dtype=bool)
+    in_top = np.array([any(u.unit in ok for u in d.unit_candidates[:n_shown]) or d.lead_department in ok
+                       for d, ok in zip(decisions, accepted)], dtype=bool)
+    return correct, in_top
+
+
+def tier_summary(decisions, accepted_units, *, n_shown=3) -> pd.DataFrame:
+    """Share and accuracy of each tier for decisions with known acceptable lead units.
+
+    Parameters
+    ----------
+    decisions : sequence of RoutingDecision
+    accepted_units : sequence
+        Per decision, the lead unit(s) a dispatcher would accept: a ``str``
+        or a collection of ``str``.
+    n_shown : int, default 3
+        Units shown in the ``suggest`` tier (for ``accuracy_top``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per tier (``auto``, ``suggest``, ``manual``) and ``all``:
+        ``n``, ``share``, ``accuracy`` (lead unit accepted) and
+        ``accuracy_top`` (an accepted unit among the first ``n_shown``).
+        Accuracies are NaN for an empty tier.
+
+    Examples
+    --------
+    >>> from sujian_router import RoutingDecision
+    >>> def dec(unit, tier):
+    ...     return RoutingDecision(item_code="x", item_name="x", category=None, subcategory=None,
+    ...                            confidence=0.5, candidates=(), lead_department=unit,
+    ...                            co_departments=(), urgency="一般", tier=tier)
+    >>> t = tier_summary([dec("A", "auto"), dec("B", "auto"), dec("C", "manual")], ["A", {"A"}, "C"])
+    >>> t["n"].tolist(), t["accuracy"].round(2).tolist()
+    ([2, 0, 1, 3], [0.5, nan, 1.0, 0.67])
+    """
+    decisions = list(decisions)
+    accepted = [{a} if isinstance(a, str) else set(a) for a in accepted_units]
+    if len(accepted) != len(decisions):
+        raise ValueError(f"tier_summary: {len(decisions)} decisions but {len(accepted)} accepted-unit entries")
+    correct, in_top = _unit_hits(decisions, accepted, n_shown)
+    return _tier_frame(np.array([d.tier for d in decisions], dtype=object), correct, in_top)
+
+
+def _tier_frame(tiers, correct, in_top):
+    rows = []
+    n = len(tiers)
+    from ._decision import TIERS
+
+    for name in (*TIERS, "all"):
+        m = np.ones(n, dtype=bool) if name == "all" else tiers == name
+        k = int(m.sum())
+        rows.append({"tier": name, "n": k, "share": k / n if n else float("nan"),
+                     "accuracy": float(correct[m].mean()) if k else float("nan"),
+                     "accuracy_top": float(in_top[m].mean()) if k else float("nan")})
+    return pd.DataFrame(rows)
+
+
 def _mask(text):
     from ._tickets import _mask as mask
 
@@ -203,6 +347,16 @@ class EvaluationReport:
         The target passed to :func:`evaluate`.
     suggested_threshold : float or None
         :func:`choose_threshold` for ``target_accuracy`` on these tickets.
+    unit_accuracy : float or None
+        Share of tickets whose decision names the true item's lead unit
+        (the item's own label for a free-label model); None when the model
+        cannot route (it has no ``route_many``).
+    tiers : pandas.DataFrame or None
+        :func:`tier_summary`-style table: ``tier``, ``n``, ``share``,
+        ``accuracy`` and ``accuracy_top`` (right answer among the three
+        shown) for ``auto``, ``suggest``, ``manual`` and ``all``.
+    unit_coverage : pandas.DataFrame or None
+        :func:`coverage_curve` of the unit confidence against unit correctness.
     """
 
     n: int
@@ -223,6 +377,9 @@ class EvaluationReport:
     worst_errors: pd.DataFrame
     target_accuracy: float | None = None
     suggested_threshold: float | None = None
+    unit_accuracy: float | None = None
+    tiers: pd.DataFrame | None = None
+    unit_coverage: pd.DataFrame | None = None
 
     def to_dict(self) -> dict:
         """Return the scalar metrics as a flat, JSON-serialisable dict.
@@ -242,7 +399,7 @@ class EvaluationReport:
         >>> d["accuracy"], d["top3_accuracy"], d["automatic_share"]
         (0.5, 1.0, 1.0)
         """
-        return {
+        out = {
             "n": int(self.n),
             "accuracy": float(self.accuracy),
             "macro_f1": float(self.macro_f1),
@@ -258,6 +415,30 @@ class EvaluationReport:
             "target_accuracy": _opt(self.target_accuracy),
             "suggested_threshold": _opt(self.suggested_threshold),
         }
+        if self.tiers is not None:
+            out["unit_accuracy"] = _opt(self.unit_accuracy)
+            for row in self.tiers.to_dict("records"):
+                if row["tier"] != "all":
+                    out[f"{row['tier']}_share"] = _opt(row["share"])
+                    out[f"{row['tier']}_accuracy"] = _opt(row["accuracy"])
+                    out[f"{row['tier']}_accuracy_top3"] = _opt(row["accuracy_top"])
+        return out
+
+    def tier_records(self) -> dict:
+        """The tier table and a sampled unit coverage curve as JSON-ready lists (empty without tiers).
+
+        Returns
+        -------
+        dict
+            ``{"tiers": [...], "unit_curve": [...]}``; each curve point has
+            ``threshold``, ``automatic_share`` and ``accuracy_automatic``.
+        """
+        if self.tiers is None:
+            return {"tiers": [], "unit_curve": []}
+        tiers = [{k: (_opt(v) if isinstance(v, float) else v) for k, v in r.items()}
+                 for r in self.tiers.to_dict("records")]
+        curve = _coverage_sample(self.unit_coverage)[["threshold", "automatic_share", "accuracy_automatic"]]
+        return {"tiers": tiers, "unit_curve": [{k: float(v) for k, v in r.items()} for r in curve.to_dict("records")]}
 
     def summary(self) -> str:
         """A short plain-text table of the main figures."""
@@ -279,6 +460,12 @@ class EvaluationReport:
         ]
         if self.n_unknown_labels:
             rows.append(("labels not in catalog", str(self.n_unknown_labels)))
+        if self.tiers is not None:
+            rows.append(("unit accuracy", fmt(self.unit_accuracy)))
+            for r in self.tiers.to_dict("records"):
+                if r["tier"] != "all":
+                    rows.append((f"tier {r['tier']}: share / accuracy / top-3",
+                                 " / ".join(fmt(_opt(r[c])) for c in ("share", "accuracy", "accuracy_top"))))
         if self.suggested_threshold is not None:
             rows.append(
                 (f"threshold for {self.target_accuracy:.0%} accuracy", f"{self.suggested_threshold:.4f}")
@@ -314,6 +501,8 @@ class EvaluationReport:
             columns=["metric", "value"],
         )
         parts.append(_table(metrics, "Metrics"))
+        if self.tiers is not None:
+            parts.append(_table(self.tiers, "Tiers (accuracy: lead unit right; accuracy_top: among the three shown)"))
         parts.append("<h2>Coverage: automatic routing versus accuracy</h2>")
         parts.append(_coverage_svg(self.coverage, self.threshold))
         parts.append(_table(_coverage_sample(self.coverage), "Coverage at selected thresholds"))
@@ -720,6 +909,8 @@ def evaluate(model, tickets, *, k=3, target_accuracy=None) -> EvaluationReport:
     if target_accuracy is not None:
         suggested = choose_threshold(conf, correct, target_accuracy=target_accuracy)
 
+    unit_acc, tiers, unit_curve = _tier_figures(model, tickets, truth)
+
     wrong = np.flatnonzero(~correct)
     wrong = wrong[np.argsort(-conf[wrong], kind="stable")][:_WORST_ERRORS]
     worst = pd.DataFrame(
@@ -750,7 +941,27 @@ def evaluate(model, tickets, *, k=3, target_accuracy=None) -> EvaluationReport:
         worst_errors=worst,
         target_accuracy=None if target_accuracy is None else float(target_accuracy),
         suggested_threshold=suggested,
+        unit_accuracy=unit_acc,
+        tiers=tiers,
+        unit_coverage=unit_curve,
     )
+
+
+def _tier_figures(model, tickets, truth):
+    """Unit accuracy, tier table and unit coverage curve (``None`` each when the model cannot route)."""
+    if not hasattr(model, "route_many"):
+        return None, None, None
+    frame = tickets.assign(text=["" if not isinstance(t, str) else t for t in tickets["text"].tolist()],
+                           label=list(truth))
+    if getattr(model, "catalog", None) is not None:
+        decisions, correct, in_top = unit_outcomes(model, frame)
+    else:  # free labels: the label is the answer
+        decisions = model.route_many(frame, explain=False)
+        correct = np.array([d.item_code == t for d, t in zip(decisions, truth)], dtype=bool)
+        in_top = np.array([t in [c.code for c in d.candidates[:3]] for d, t in zip(decisions, truth)], dtype=bool)
+    tiers = _tier_frame(np.array([d.tier for d in decisions], dtype=object), correct, in_top)
+    unit_conf = np.array([d.unit_confidence for d in decisions], dtype=float)
+    return float(correct.mean()), tiers, coverage_curve(unit_conf, correct)
 
 
 def _json_default(obj):  # pragma: no cover - used by the CLI

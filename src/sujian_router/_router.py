@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._decision import Candidate, RoutingDecision, deadlines_for
+from ._decision import Candidate, RoutingDecision, TierThresholds, UnitCandidate, deadlines_for
 from .exceptions import ModelFileError, ModelMismatchError, NotFittedError
 
 __all__ = ["Router"]
@@ -18,6 +18,23 @@ __all__ = ["Router"]
 logger = logging.getLogger(__name__)
 
 _CONTEXT_COLUMNS = ("district", "street", "received_at", "location")
+
+#: Candidate items scored per complaint to sum probabilities by lead unit.
+UNIT_POOL = 10
+#: Candidate items below this probability are not resolved to a unit (their mass is negligible).
+UNIT_MIN_PROB = 0.01
+#: A text with at most this many informative characters (see ``informative_chars``) names no
+#: problem ("噪音", "12345", "你好", "投诉"): it is always ``manual``.
+VAGUE_CHARS = 2
+#: A text with fewer informative characters than this is never ``auto``: too short to be sure.
+SHORT_CHARS = 6
+#: Default strength of the catalog-keyword prior on the candidate items (see ``KeywordPrior``).
+DEFAULT_KEYWORD_PRIOR = 0.2
+#: Most (role, district, street) -> unit pairs a router remembers for further candidates.
+_ROLE_UNIT_CACHE = 50_000
+#: The suggest threshold of models saved before tiers existed (their auto threshold is their
+#: review threshold).
+DEFAULT_SUGGEST_THRESHOLD = 0.2
 
 
 def _parse_time(value, *, where="received_at"):
@@ -77,8 +94,19 @@ class Router:
     rules : RuleSet, optional
         Routing rules; the bundled rules when ``None`` and a catalog is given.
     review_threshold : float
-        Decisions whose confidence is below this go to a human
-        (``needs_review=True``).  Chosen on validation data by ``train``.
+        Decisions whose unit confidence is below this go to a human
+        (``needs_review=True``); the ``auto`` threshold when ``thresholds``
+        is not given.
+    thresholds : TierThresholds or dict or (auto, suggest), optional
+        Unit-confidence thresholds of the ``auto`` and ``suggest`` tiers
+        (chosen on validation data by ``train``). Without it, ``auto`` is
+        ``review_threshold`` and ``suggest`` the lower of it and
+        :data:`DEFAULT_SUGGEST_THRESHOLD`.
+    keyword_prior : float, optional
+        Strength of the catalog-keyword prior that re-weighs the candidate
+        items (:class:`~sujian_router._prior.KeywordPrior`; 0 switches it
+        off). ``None``: the value saved with the model, else
+        :data:`DEFAULT_KEYWORD_PRIOR`. Ignored without a catalog.
     metadata : dict, optional
         What the model directory records (versions, hashes, metrics).
 
@@ -93,11 +121,13 @@ class Router:
     ('坪山派出所', '深圳市龙岗河坪山河流域管理中心', ...)
     """
 
-    def __init__(self, classifier, *, catalog=None, rules=None, review_threshold=0.5, metadata=None):
+    def __init__(self, classifier, *, catalog=None, rules=None, review_threshold=0.5, metadata=None,
+                 thresholds=None, keyword_prior=None):
         if not hasattr(classifier, "classes_"):
             raise NotFittedError("Router needs a fitted classifier (it has no classes_)")
         if not 0.0 <= float(review_threshold) <= 1.0:
             raise ValueError(f"review_threshold must be in [0, 1], got {review_threshold!r}")
+        self._set_thresholds(thresholds, review_threshold)
         self.classifier = classifier
         self.catalog = catalog
         if rules is None and catalog is not None:
@@ -107,8 +137,10 @@ class Router:
         elif rules is not None and catalog is not None:
             rules.check_catalog(catalog)  # a rule on a code or role the catalog lacks would never work
         self.rules = rules
-        self.review_threshold = float(review_threshold)
         self.metadata = dict(metadata or {})
+        self._set_prior(keyword_prior)
+        self._fixed_lead: dict[str, bool] = {}  # item code -> no rule can change its lead
+        self._role_units: dict[tuple, str] = {}  # (role, district, street) -> unit, from full resolutions
         self.load_warnings: tuple[str, ...] = ()
         if catalog is not None:
             missing = [c for c in classifier.classes_ if c not in catalog]
@@ -116,6 +148,87 @@ class Router:
                 raise ModelMismatchError(
                     f"{len(missing)} model label(s) are not items of the catalog, e.g. {missing[:5]}"
                 )
+
+    # ------------------------------------------------------------------ tiers
+    def _set_thresholds(self, thresholds, review_threshold):
+        """Store the tier thresholds; ``review_threshold`` mirrors the auto one."""
+        if thresholds is None:
+            auto = float(review_threshold)
+            thresholds = TierThresholds(auto=auto, suggest=min(auto, DEFAULT_SUGGEST_THRESHOLD))
+        self.thresholds = TierThresholds.coerce(thresholds)
+        self.review_threshold = self.thresholds.auto
+
+    def with_thresholds(self, thresholds=None, *, auto=None, suggest=None):
+        """Return a copy of the router with other tier thresholds (the model is shared).
+
+        Parameters
+        ----------
+        thresholds : TierThresholds or dict or (auto, suggest), optional
+            The new thresholds.
+        auto, suggest : float, optional
+            Change only one of the current thresholds.
+
+        Returns
+        -------
+        Router
+
+        Raises
+        ------
+        ValueError
+            The thresholds are not ``0 <= suggest <= auto <= 1``.
+
+        Examples
+        --------
+        >>> from sujian_router import TierThresholds
+        >>> class Clf:
+        ...     classes_ = ("a", "b")
+        >>> r = Router(Clf(), thresholds=(0.8, 0.3))
+        >>> r.with_thresholds(auto=0.95).thresholds
+        TierThresholds(auto=0.95, suggest=0.3)
+        >>> r.thresholds.auto
+        0.8
+        """
+        import copy
+
+        if thresholds is None:
+            thresholds = TierThresholds(auto=self.thresholds.auto if auto is None else auto,
+                                        suggest=self.thresholds.suggest if suggest is None else suggest)
+        elif auto is not None or suggest is not None:
+            raise ValueError("with_thresholds: give thresholds or auto/suggest, not both")
+        other = copy.copy(self)
+        other.metadata = dict(self.metadata)
+        other._set_thresholds(thresholds, None)
+        return other
+
+    def _set_prior(self, strength):
+        """The catalog-keyword prior (``None`` without a catalog or at strength 0)."""
+        from ._prior import KeywordPrior
+
+        if strength is None:
+            strength = self.metadata.get("keyword_prior", DEFAULT_KEYWORD_PRIOR)
+        self.keyword_prior = float(strength)
+        prior = KeywordPrior(self.catalog, strength=self.keyword_prior) if self.catalog is not None else None
+        self._prior = prior if prior is not None and prior.strength > 0 else None
+
+    def _candidates(self, texts, k, explain):
+        """Top-``k`` items per prepared text (a wider pool re-weighed by the keyword prior).
+
+        Returns ``(labels, probs, terms)``; ``terms`` is ``None`` unless
+        ``explain``, and empty for a row whose first item the prior changed.
+        """
+        n_classes = len(self.classifier.classes_)
+        pool = min(max(k, UNIT_POOL), n_classes) if self._prior is not None else min(k, n_classes)
+        terms = None
+        if explain:
+            labels, probs, terms = self.classifier.top_k_explained(texts, k=pool, n_terms=5)
+        else:
+            labels, probs = self.classifier.top_k(texts, k=pool)
+        if self._prior is not None:
+            first = np.asarray(labels, dtype=object)[:, 0].copy()
+            labels, probs = self._prior.rescore(labels, probs, texts)
+            if terms is not None:
+                terms = [t if labels[i, 0] == first[i] else () for i, t in enumerate(terms)]
+        return labels[:, :k], probs[:, :k], terms
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -200,6 +313,7 @@ class Router:
             catalog=catalog,
             rules=rules,
             review_threshold=meta.get("review_threshold", 0.5),
+            thresholds=meta.get("tier_thresholds"),
             metadata=meta,
         )
         router.load_warnings = tuple(problems)
@@ -225,6 +339,8 @@ class Router:
         meta.update(
             classifier=clf_meta,
             review_threshold=self.review_threshold,
+            tier_thresholds=self.thresholds.to_dict(),
+            keyword_prior=self.keyword_prior,
             uses_catalog=self.catalog is not None,
             versions=environment_versions(),
         )
@@ -265,7 +381,8 @@ class Router:
         k = max(1, min(int(k), len(self.classifier.classes_)))
         if not prepared:
             return np.empty((0, k), dtype=object), np.empty((0, k), dtype=float)
-        return self.classifier.top_k(prepared, k=k)
+        labels, probs, _ = self._candidates(prepared, k, explain=False)
+        return labels, probs
 
     # ------------------------------------------------------------------ routing
     def route(self, text, *, district=None, street=None, received_at=None, location=None, top_k=5):
@@ -406,23 +523,21 @@ class Router:
             else:
                 prepared.append(None)
         usable = [i for i, p in enumerate(prepared) if p is not None and not isinstance(p, Exception) and not p.empty]
-        k = max(1, min(int(top_k), len(self.classifier.classes_)))
+        top_k = max(1, int(top_k))
+        k = min(max(top_k, UNIT_POOL), len(self.classifier.classes_))
         labels = probs = terms = None
         batch_error = None
         if usable:
             try:
-                usable_texts = [prepared[i].text for i in usable]
-                if explain:
-                    labels, probs, terms = self.classifier.top_k_explained(usable_texts, k=k, n_terms=5)
-                else:
-                    labels, probs = self.classifier.top_k(usable_texts, k=k)
+                labels, probs, terms = self._candidates([prepared[i].text for i in usable], k, explain)
             except Exception as exc:  # pragma: no cover - defensive
                 batch_error = exc
         pos = {i: j for j, i in enumerate(usable)}
         out = []
         for i, p in enumerate(prepared):
             try:
-                out.append(self._decide(texts[i], p, ctx[i], labels, probs, terms, pos.get(i), batch_error))
+                out.append(self._decide(texts[i], p, ctx[i], labels, probs, terms, pos.get(i), batch_error,
+                                        top_k))
             except Exception as exc:  # never lose a row
                 logger.exception("routing row %d failed", i)
                 out.append(self._flagged(ctx[i], "row_error", f"该条诉求处理出错（{type(exc).__name__}: {exc}），请人工分拨"))
@@ -440,7 +555,7 @@ class Router:
             flags=(flag, *extra_flags), reasons=(reason,),
         )
 
-    def _decide(self, raw, prepared, ctx, labels, probs, terms, j, batch_error):
+    def _decide(self, raw, prepared, ctx, labels, probs, terms, j, batch_error, top_k=5):
         if prepared is None:
             kind = "空值" if raw is None or (isinstance(raw, float) and math.isnan(raw)) else type(raw).__name__
             return self._flagged(ctx, "invalid_input", f"诉求内容不是文本（{kind}），请人工分拨")
@@ -461,53 +576,123 @@ class Router:
             reasons.append(f"诉求内容过长，只按前{MAX_TEXT_CHARS}个字符分拨")
         if prepared.masked:
             reasons.append("已屏蔽个人信息：" + "、".join(prepared.masked))
-        cat = self.catalog
-        if cat is not None:
-            items = [cat.get(c) for c in codes]
-            candidates = tuple(Candidate(it.code, it.name, round(s, 4)) for it, s in zip(items, scores))
-            item = items[0]
-        else:
-            candidates = tuple(Candidate(c, c, round(s, 4)) for c, s in zip(codes, scores))
-            item = None
-        confidence = scores[0]
-        needs_review = confidence < self.review_threshold
-        if needs_review:
-            flags.append("low_confidence")
-            reasons.append(f"置信度{confidence:.2f}低于自动分拨阈值{self.review_threshold:.2f}，建议人工复核")
-        row_terms = terms[j] if terms is not None else ()
-        top_terms = [t for t, w in row_terms if w > 0 and len(t) > 1] or [t for t, w in row_terms if w > 0]
-        label_name = item.name if item is not None else codes[0]
-        if top_terms:
-            reasons.insert(0, f"判定为「{label_name}」（置信度{confidence:.2f}），关键词：" + "、".join(top_terms))
-        else:
-            reasons.insert(0, f"判定为「{label_name}」（置信度{confidence:.2f}）")
-        if cat is None:
-            district, street, when, _ = ctx
-            return RoutingDecision(
-                item_code=codes[0], item_name=codes[0], category=None, subcategory=None,
-                confidence=confidence, candidates=candidates, lead_department=None, co_departments=(),
-                urgency="一般", received_at=when, needs_review=needs_review,
-                district=None if _blank(district) else district, street=None if _blank(street) else street,
-                flags=tuple(flags), reasons=tuple(reasons) + ("自由标签模型：不解析承办部门",),
-            )
-        res = self._resolve(item, prepared.text, ctx)
+        if self.catalog is None:
+            return self._decide_free_label(codes, scores, prepared, ctx, flags, reasons, top_k)
+        units, resolved = self._unit_candidates(codes, scores, prepared.text, ctx)
+        code = units[0].items[0]
+        item = self.catalog.get(code)
+        res = resolved[code] if code in resolved else self._resolve(item, prepared.text, ctx)
+        confidence = scores[codes.index(code)]
+        row_terms = terms[j] if terms is not None and code == codes[0] else ()
+        reasons.insert(0, _verdict(item.name, confidence, row_terms))
+        if units[0].unit != resolved[codes[0]]["lead_department"]:
+            reasons.insert(1, f"按主办单位汇总：{units[0].unit}合计置信度{units[0].probability:.2f}，"
+                              f"高于首选事项「{self.catalog.get(codes[0]).name}」的主办单位")
         reasons.extend(res["reasons"])
         if res["joint_review"] and "joint_review" not in flags:
             flags.append("joint_review")
         if res["arbitration"]:
             flags.append("arbitration")
         flags.extend(f for f in res.get("flags", ()) if f not in flags)
+        tier = self._tier(units[0].probability, prepared, res["joint_review"], flags, reasons)
         return RoutingDecision(
             item_code=item.code, item_name=item.name, category=item.category, subcategory=item.subcategory,
-            confidence=confidence, candidates=candidates,
+            confidence=confidence, candidates=self._item_candidates(codes, scores, top_k),
             lead_department=res["lead_department"], co_departments=res["co_departments"],
             urgency=res["urgency"], received_at=res["received_at"],
             dispatch_deadline=res["dispatch_deadline"], contact_deadline=res["contact_deadline"],
-            needs_review=needs_review or res["joint_review"],
-            arbitration=res["arbitration"], joint_review=res["joint_review"],
-            district=res["district"], street=res["street"],
-            flags=tuple(flags), reasons=tuple(reasons),
+            needs_review=tier != "auto", arbitration=res["arbitration"], joint_review=res["joint_review"],
+            district=res["district"], street=res["street"], flags=tuple(flags), reasons=tuple(reasons),
+            unit_confidence=units[0].probability, unit_candidates=units, tier=tier,
         )
+
+    def _decide_free_label(self, codes, scores, prepared, ctx, flags, reasons, top_k):
+        """A decision of a free-label model: no units, so the tier follows the label's confidence."""
+        district, street, when, _ = ctx
+        reasons.insert(0, _verdict(codes[0], scores[0], ()))
+        tier = self._tier(scores[0], prepared, False, flags, reasons)
+        return RoutingDecision(
+            item_code=codes[0], item_name=codes[0], category=None, subcategory=None,
+            confidence=scores[0], candidates=self._item_candidates(codes, scores, top_k),
+            lead_department=None, co_departments=(), urgency="一般", received_at=when,
+            needs_review=tier != "auto",
+            district=None if _blank(district) else district, street=None if _blank(street) else street,
+            flags=tuple(flags), reasons=tuple(reasons) + ("自由标签模型：不解析承办部门",),
+            unit_confidence=scores[0], tier=tier,
+        )
+
+    def _item_candidates(self, codes, scores, top_k):
+        """The displayed top-``top_k`` item candidates."""
+        cat = self.catalog
+        return tuple(Candidate(c, cat.get(c).name if cat is not None else c, round(s, 4))
+                     for c, s in zip(codes[:top_k], scores[:top_k]))
+
+    def _unit_candidates(self, codes, scores, text, ctx):
+        """Sum the candidate items' probabilities by their resolved lead unit.
+
+        Returns the unit candidates (most probable first; ties keep the order
+        of their best item) and the resolution of every item resolved.
+        """
+        resolved = {}
+        mass: dict[str, list] = {}
+        for rank, (code, score) in enumerate(zip(codes, scores)):
+            if rank and score < UNIT_MIN_PROB:
+                break
+            item = self.catalog.get(code)
+            unit = self._known_lead(item, resolved[codes[0]]) if rank else None
+            if unit is None:
+                res = self._resolve(item, text, ctx)
+                resolved[code] = res
+                unit = res["lead_department"] or ""
+            entry = mass.setdefault(unit, [0.0, rank, []])
+            entry[0] += score
+            entry[2].append(code)
+        ranked = sorted(mass.items(), key=lambda kv: (-kv[1][0], kv[1][1]))
+        units = tuple(UnitCandidate(unit, round(min(1.0, p), 4), tuple(items)) for unit, (p, _, items) in ranked)
+        return units, resolved
+
+    def _known_lead(self, item, first):
+        """The lead unit of a further candidate without a rules pass, or ``None`` when one is needed.
+
+        When no rule can change the item's lead (none that sets a lead or asks
+        for joint review applies to it, and it is no known gap), its lead is its
+        catalog lead role in the jurisdiction already found for this text
+        (``first``, the first candidate's resolution); the unit that role
+        resolves to there is remembered from earlier full resolutions.
+        """
+        code = item.code
+        fixed = self._fixed_lead.get(code)
+        if fixed is None:
+            rules = self.rules.rules_for(item) if self.rules is not None else ()
+            fixed = bool(item.lead_department) and not getattr(item, "gap", False) and \
+                not any(r.lead or r.joint_review for r in rules)
+            self._fixed_lead[code] = fixed
+        if not fixed:
+            return None
+        return self._role_units.get((item.lead_department, first["district"], first["street"]))
+
+    def _tier(self, unit_confidence, prepared, joint_review, flags, reasons):
+        """Choose ``auto``/``suggest``/``manual``; append the flags and reasons that explain it."""
+        t = self.thresholds
+        if prepared.informative <= VAGUE_CHARS:
+            flags.append("vague_text")
+            reasons.append("诉求内容没有说明具体问题（只有问候、称呼、号码或笼统词语），请人工分拨或联系市民补充")
+            return "manual"
+        tier = t.tier_for(unit_confidence)
+        if tier == "manual":
+            flags.append("low_confidence")
+            reasons.append(f"主办单位置信度{unit_confidence:.2f}低于建议阈值{t.suggest:.2f}，请人工分拨")
+            return tier
+        if tier == "suggest":
+            flags.append("low_confidence")
+            reasons.append(f"主办单位置信度{unit_confidence:.2f}低于自动分拨阈值{t.auto:.2f}，请从候选单位中确认")
+        elif prepared.informative < SHORT_CHARS:
+            tier = "suggest"
+            flags.append("short_text")
+            reasons.append("诉求内容过短，不自动分拨，请从候选单位中确认")
+        elif joint_review:
+            tier = "suggest"
+        return tier
 
     def _resolve(self, item, text, ctx, *, skip_rules=False):
         """Apply the rules (or, without rules, only deadlines) and return a plain dict."""
@@ -525,6 +710,8 @@ class Router:
             return {"dispatch_deadline": dispatch, "contact_deadline": contact,
                     "district": context.district, "street": context.street}
         res = self.rules.apply(item, text, context, self.catalog.departments)
+        if len(self._role_units) < _ROLE_UNIT_CACHE:
+            self._role_units[(res.lead_role, res.district, res.street)] = res.lead_department
         return {
             "lead_department": res.lead_department,
             "co_departments": tuple(res.co_departments),
@@ -543,11 +730,22 @@ class Router:
     def __repr__(self):
         n = len(self.classifier.classes_)
         kind = "catalog" if self.catalog is not None else "free-label"
-        return f"Router({kind}, {n} labels, review_threshold={self.review_threshold:.3f})"
+        t = self.thresholds
+        return f"Router({kind}, {n} labels, auto>={t.auto:.3f}, suggest>={t.suggest:.3f})"
+
+
+def _verdict(label_name, confidence, row_terms):
+    """The first reason: the item chosen, its confidence and the words behind it."""
+    top_terms = [t for t, w in row_terms if w > 0 and len(t) > 1] or [t for t, w in row_terms if w > 0]
+    if top_terms:
+        return f"判定为「{label_name}」（置信度{confidence:.2f}），关键词：" + "、".join(top_terms)
+    return f"判定为「{label_name}」（置信度{confidence:.2f}）"
 
 
 def _check_place(catalog, decision, ctx):
     """Flag ``invalid_context`` (and review) when the given district or street is unknown or they disagree."""
+    from ._places import check_jurisdiction
+
     directory = getattr(catalog, "departments", None)
     district, street = ctx[0], ctx[1]
     if directory is None or (_blank(district) and _blank(street)):
@@ -559,9 +757,9 @@ def _check_place(catalog, decision, ctx):
     ns = None if _blank(street) else directory.normalize_street(str(street))
     if not _blank(street) and ns is None:
         problems.append(f"街道“{str(street)[:40]}”无法识别")
-    of = directory.district_of_street(ns) if ns and nd else None
-    if of and of != nd:
-        problems.append(f"{ns}属于{of}而非{nd}")
+    conflict = check_jurisdiction(nd, ns, directory) if ns and nd else None
+    if conflict:
+        problems.append(conflict)
     if not problems:
         return decision
     return _with_flag(decision, "invalid_context", "事发地有误：" + "；".join(problems) + "，请人工核实")
@@ -570,7 +768,9 @@ def _check_place(catalog, decision, ctx):
 def _with_flag(decision, flag, reason):
     from dataclasses import replace
 
-    return replace(decision, flags=(*decision.flags, flag), reasons=(*decision.reasons, reason), needs_review=True)
+    tier = "suggest" if decision.tier == "auto" else decision.tier
+    return replace(decision, flags=(*decision.flags, flag), reasons=(*decision.reasons, reason),
+                   needs_review=True, tier=tier)
 
 
 def _model_card(meta, n_labels):
@@ -591,6 +791,8 @@ def _model_card(meta, n_labels):
     if meta.get("metrics"):
         lines.append("- validation metrics: " + ", ".join(f"{k}={v}" for k, v in sorted(meta["metrics"].items())))
     lines.append(f"- review threshold: {meta.get('review_threshold')}")
+    if meta.get("tier_thresholds"):
+        lines.append(f"- tier thresholds (unit confidence): {meta['tier_thresholds']}")
     if meta.get("catalog_fingerprint"):
         lines.append(f"- catalog fingerprint: {meta['catalog_fingerprint']}")
     lines.append(f"- versions: {meta.get('versions')}")

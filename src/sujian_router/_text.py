@@ -3,6 +3,9 @@
 Every complaint passes through :func:`prepare_text` once, before tokenisation,
 both at training and at prediction time, so the model never sees raw phone
 numbers or ID-card numbers and training and serving cannot drift apart.
+Normalisation also converts traditional characters to simplified ones (OpenCC's
+``t2s`` table) and fixes a reviewed list of misspelt complaint words, so the
+tokenizer, the place finder and the rules only ever see simplified text.
 
 The functions accept any ``str`` (including lone surrogates and control
 characters) and never raise on one.
@@ -11,13 +14,17 @@ characters) and never raise on one.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 __all__ = [
     "MASK_TOKENS",
     "MAX_TEXT_CHARS",
     "PreparedText",
+    "fix_typos",
+    "informative_chars",
     "mask_personal_data",
     "normalize_text",
     "prepare_text",
@@ -105,6 +112,58 @@ _PATTERNS = (
 _CONTENT = re.compile(r"[0-9A-Za-z\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 
 
+_T2S_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _t2s():
+    """The OpenCC traditional-to-simplified converter, built on first use (it reads its tables)."""
+    try:
+        import opencc
+    except ImportError as exc:  # pragma: no cover - opencc is a dependency
+        raise ImportError("traditional-to-simplified conversion needs OpenCC: pip install opencc") from exc
+    return opencc.OpenCC("t2s")
+
+
+def _to_simplified(text):
+    """Traditional characters to simplified ones; text without CJK characters is returned as is."""
+    if not text or text.isascii():
+        return text
+    with _T2S_LOCK:  # one converter object is shared by threads
+        return _t2s().convert(text)
+
+
+@lru_cache(maxsize=1)
+def _typo_table():
+    """``(pattern, replacements)`` from the package's reviewed list of misspelt complaint words."""
+    from importlib.resources import files
+
+    pairs = {}
+    raw = files("sujian_router").joinpath("data", "complaint_typos.txt").read_text(encoding="utf-8-sig")
+    for line in raw.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            wrong, right = line.split("\t")
+            pairs[wrong.strip()] = right.strip()
+    keys = sorted(pairs, key=len, reverse=True)  # longest first, so a longer misspelling wins
+    return re.compile("|".join(map(re.escape, keys))), pairs
+
+
+def fix_typos(text: str) -> str:
+    """Replace misspelt complaint words (``井该`` for ``井盖``...) by the intended word.
+
+    The pairs live in the package file ``data/complaint_typos.txt``; only
+    misspellings that are never a correct word are listed, so replacing
+    every occurrence is safe.
+
+    Examples
+    --------
+    >>> fix_typos("路边井该不见了，燥音也大")
+    '路边井盖不见了，噪音也大'
+    """
+    pattern, pairs = _typo_table()
+    return pattern.sub(lambda m: pairs[m.group()], text)
+
+
 def normalize_text(text: str) -> str:
     """Normalise a complaint's text.
 
@@ -115,7 +174,8 @@ def normalize_text(text: str) -> str:
     every run of whitespace that holds a line break becomes one ``"\n"`` and
     every other run one space, and the ends are stripped. The line structure is
     kept because the first line of an export is often the complaint's title
-    (see ``TextClassifier(title_block=True)``).
+    (see ``TextClassifier(title_block=True)``). Traditional characters become
+    simplified ones and misspelt complaint words are fixed (:func:`fix_typos`).
 
     Parameters
     ----------
@@ -133,6 +193,8 @@ def normalize_text(text: str) -> str:
     '楼下KTV噪音\\n扰民123'
     >>> normalize_text("楼下\\t\\t噪音")
     '楼下 噪音'
+    >>> normalize_text("福田區華強北街道有人燒垃圾，井該也壞了")
+    '福田区华强北街道有人烧垃圾,井盖也坏了'
     """
     if not isinstance(text, str):
         text = "" if text is None else str(text)
@@ -142,7 +204,8 @@ def normalize_text(text: str) -> str:
         if cleaned == text:
             break
         text = cleaned
-    return text
+    # character for character (or phrase for phrase) on clean text: nothing above needs redoing
+    return fix_typos(_to_simplified(text))
 
 
 def mask_personal_data(text: str) -> tuple[str, tuple[str, ...]]:
@@ -182,6 +245,45 @@ def mask_personal_data(text: str) -> tuple[str, tuple[str, ...]]:
     return text, tuple(kinds)
 
 
+# Words that every kind of complaint uses and that name no problem: greetings,
+# forms of address, the act of complaining or asking, the hotline itself.
+_GENERIC_WORDS = (
+    "尊敬的", "领导", "书记", "局长", "市长", "区长", "主任", "部长", "所长", "同志", "工作人员", "政府",
+    "你们好", "你好", "您好", "大家好", "哈喽", "在吗", "在不在", "有人吗", "喂",
+    "谢谢", "感谢", "多谢", "辛苦了", "麻烦", "拜托", "此致敬礼", "此致", "敬礼",
+    "请问", "请", "咨询", "询问", "问一下", "问下", "帮忙", "帮帮忙", "帮助", "求助", "救命",
+    "我要", "我想", "我们", "我", "一下", "怎么办", "怎么", "什么", "哪里", "哪个部门",
+    "投诉", "举报", "反映", "反应", "建议", "诉求", "意见", "问题", "事情", "情况", "处理", "解决",
+    "市民", "热线", "电话", "打不通", "没人接", "急", "紧急", "重要",
+)
+_GENERIC = re.compile("|".join(map(re.escape, sorted(_GENERIC_WORDS, key=len, reverse=True))))
+_MASKS = re.compile("|".join(MASK_TOKENS.values()))
+_INFORMATIVE = re.compile(r"[A-Za-z\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
+
+
+def informative_chars(text: str) -> int:
+    """Count the characters of a normalised text that can name a problem.
+
+    Greetings, forms of address, complaint verbs (``投诉``, ``反映``...), the
+    hotline, masked personal data, digits and punctuation are left out; what
+    remains are the CJK characters and Latin letters that may say what is
+    wrong and where. A complaint with none or almost none of them gives the
+    router nothing to route on.
+
+    Examples
+    --------
+    >>> informative_chars("你好，我要投诉！！")
+    0
+    >>> informative_chars("12345")
+    0
+    >>> informative_chars("噪音"), informative_chars("尊敬的领导：楼下烧烤油烟扰民")
+    (2, 8)
+    """
+    if "MASK" in text:
+        text = _MASKS.sub("", text)
+    return len(_INFORMATIVE.findall(_GENERIC.sub("", text)))
+
+
 @dataclass(frozen=True)
 class PreparedText:
     """A complaint text ready for tokenisation.
@@ -196,12 +298,15 @@ class PreparedText:
         Kinds of personal data that were masked.
     empty : bool
         True when no CJK character, Latin letter or digit is left.
+    informative : int
+        :func:`informative_chars` of ``text``: how much of it can name a problem.
     """
 
     text: str
     truncated: bool
     masked: tuple[str, ...]
     empty: bool
+    informative: int = 0
 
     def to_dict(self) -> dict:
         """Return the fields as a plain dict.
@@ -209,7 +314,7 @@ class PreparedText:
         Examples
         --------
         >>> prepare_text("  ")
-        PreparedText(text='', truncated=False, masked=(), empty=True)
+        PreparedText(text='', truncated=False, masked=(), empty=True, informative=0)
         >>> prepare_text("噪音").to_dict()["empty"]
         False
         """
@@ -218,6 +323,7 @@ class PreparedText:
             "truncated": self.truncated,
             "masked": list(self.masked),
             "empty": self.empty,
+            "informative": self.informative,
         }
 
 
@@ -259,4 +365,5 @@ def prepare_text(text: str, *, max_chars: int = MAX_TEXT_CHARS) -> PreparedText:
         truncated=truncated,
         masked=kinds,
         empty=_CONTENT.search(text) is None,
+        informative=informative_chars(text),
     )

@@ -27,8 +27,19 @@ DEFAULT_SEED = 20240612
 #: Version of the recipe that builds the default model; a cached default built by another recipe is
 #: rebuilt. 2: segmented with the rjieba backend. 3: SVM tolerance 1e-2 (``CATALOG_PARAMS``).
 #: 4: three levels (category, subcategory, item). 5: template families in citizens' registers (``_synth``).
-#: 6: training tickets also use the items' scope words.
-DEFAULT_RECIPE = 6
+#: 6: training tickets also use the items' scope words. 7: traditional characters and misspelt complaint
+#: words normalised before tokenising; unit-level tier thresholds; catalog-keyword prior.
+DEFAULT_RECIPE = 7
+#: Default target accuracies of the ``auto`` tier (lead unit right) and of the ``suggest`` tier
+#: (right unit among the three shown), for which ``train()`` chooses the tier thresholds.
+DEFAULT_AUTO_ACCURACY = 0.9
+DEFAULT_SUGGEST_ACCURACY = 0.9
+_TIER_SEED_OFFSET = 101  # seed of the default model's threshold tickets: default seed + this
+#: Target accuracy of the default model's ``auto`` tier on its synthetic threshold tickets. Synthetic
+#: complaints are far easier than real ones (the same confidence is right more often), so the target
+#: on them is set above the accuracy wanted on real text; it was chosen with the real-text
+#: development check (``benchmarks/bench_tiers.py``), never with the held-out real data.
+DEFAULT_MODEL_AUTO_ACCURACY = 0.975
 _BUILD_LOCK = threading.Lock()
 
 #: Classifier parameters for catalog (item-code) models (``train()`` passes categories and
@@ -75,6 +86,8 @@ class TrainingReport:
     review_threshold: float = 0.5
     target_accuracy: float = 0.9
     metrics: dict = field(default_factory=dict)
+    tier_thresholds: dict = field(default_factory=dict)
+    suggest_accuracy: float = 0.9
     data_sha256: str = ""
     seed: int = 0
     free_labels: bool = False
@@ -92,7 +105,7 @@ class TrainingReport:
             f"rows in {self.rows_in}: used {self.rows_used}, quarantined {self.rows_quarantined} ({q})\n"
             f"catalog-derived examples added: {self.rows_augmented}; labels: {self.labels}\n"
             f"validation rows: {self.validation_rows}; review threshold {self.review_threshold:.3f} "
-            f"for target accuracy {self.target_accuracy:.2f}\n"
+            f"for target accuracy {self.target_accuracy:.2f}; tiers {self.tier_thresholds}\n"
             f"validation: {m}"
         )
 
@@ -162,9 +175,40 @@ def _split(labels, fraction, seed):
     return val
 
 
+def _tier_thresholds(clf, catalog, texts, labels, target_accuracy, suggest_accuracy):
+    """Choose the ``auto`` and ``suggest`` thresholds on validation rows; return them and their metrics.
+
+    With a catalog the thresholds apply to the unit confidence (the summed
+    probability of the items a unit leads) and a decision counts as right
+    when its lead unit is the true item's; for free labels they apply to the
+    label's confidence.
+    """
+    import pandas as pd
+
+    from ._decision import TierThresholds
+    from ._evaluate import _tier_frame, choose_suggest_threshold, choose_threshold, unit_outcomes
+    from ._router import Router
+
+    router = Router(clf, catalog=catalog)
+    decisions, correct, in_top = unit_outcomes(router, pd.DataFrame({"text": texts, "label": labels}))
+    conf = np.array([d.unit_confidence for d in decisions], dtype=float)
+    auto = float(choose_threshold(conf, correct, target_accuracy=target_accuracy))
+    suggest = choose_suggest_threshold(conf, in_top, auto=auto, target_accuracy=suggest_accuracy)
+    thresholds = TierThresholds(auto=auto, suggest=suggest)
+    tiers = np.array([thresholds.tier_for(c) for c in conf], dtype=object)
+    frame = _tier_frame(tiers, correct, in_top).set_index("tier")
+    metrics = {"val_unit_accuracy": float(correct.mean())}
+    for name in ("auto", "suggest", "manual"):
+        acc = float(frame.loc[name, "accuracy" if name != "suggest" else "accuracy_top"])
+        metrics[f"val_{name}_share"] = float(frame.loc[name, "share"])
+        metrics[f"val_{name}_accuracy"] = None if np.isnan(acc) else acc  # None: an empty tier
+    return thresholds, metrics
+
+
 def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fraction=0.1,
-          target_accuracy=0.9, min_examples_per_item=3, refit=True, classifier_params=None,
-          progress=True, synthetic=False, n_jobs=-1):
+          target_accuracy=DEFAULT_AUTO_ACCURACY, min_examples_per_item=3, refit=True, classifier_params=None,
+          progress=True, synthetic=False, n_jobs=-1, suggest_accuracy=DEFAULT_SUGGEST_ACCURACY,
+          tier_tickets=None):
     """Train a router from labelled tickets.
 
     Parameters
@@ -184,8 +228,10 @@ def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fracti
         Share of rows held out (per label) to calibrate probabilities and
         choose the review threshold.
     target_accuracy : float
-        Accuracy wanted on the automatically routed share; the review
-        threshold is the lowest confidence that reaches it on validation.
+        Accuracy wanted on the automatically routed share (the ``auto``
+        tier): the ``auto`` threshold is the lowest unit confidence that
+        reaches it on validation (with a catalog, a decision is right when
+        its lead unit is the true item's lead unit).
     min_examples_per_item : int
         Catalog items with fewer tickets get catalog-derived synthetic
         examples up to this many, so every item stays reachable
@@ -202,6 +248,15 @@ def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fracti
         Worker processes for tokenising and for fitting the linear models
         (``-1``, the default: one per core; ``None`` or 1: none). The trained
         model is the same for every value.
+    suggest_accuracy : float
+        Share of ``suggest`` decisions whose true unit must be among the
+        three units shown; the ``suggest`` threshold is the lowest unit
+        confidence below ``auto`` that reaches it on validation.
+    tier_tickets : pandas.DataFrame, optional
+        Labelled tickets (``text``, ``label``) used only to choose the tier
+        thresholds, instead of the validation rows: useful when the training
+        tickets are all alike (synthetic ones) and a differently worded set
+        gives more honest confidence figures.
 
     Returns
     -------
@@ -217,7 +272,8 @@ def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fracti
     from tqdm import tqdm
 
     from ._classifier import TextClassifier
-    from ._evaluate import choose_threshold
+    from ._decision import TierThresholds
+    from ._evaluate import choose_suggest_threshold, choose_threshold
     from ._router import Router
     from ._tickets import quarantine_tickets, read_tickets
 
@@ -232,6 +288,8 @@ def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fracti
         raise ValueError(f"validation_fraction must be in [0, 1), got {validation_fraction!r}")
     if not 0.0 < target_accuracy <= 1.0:
         raise ValueError(f"target_accuracy must be in (0, 1], got {target_accuracy!r}")
+    if not 0.0 < suggest_accuracy <= 1.0:
+        raise ValueError(f"suggest_accuracy must be in (0, 1], got {suggest_accuracy!r}")
 
     steps = tqdm(total=5, desc="training", unit="step", disable=not progress)
     if catalog is None and not free_labels:
@@ -292,6 +350,7 @@ def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fracti
     steps.set_description("calibrating")
     metrics = {}
     threshold = 0.0
+    thresholds = None
     if val.any():
         clf.calibrate(X[val], y[val])
         val_texts = list(X[val])
@@ -307,6 +366,15 @@ def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fracti
             "val_automatic_share": float(auto.mean()),
             "val_accuracy_automatic": float(correct[auto].mean()) if auto.any() else float("nan"),
         }
+        if free_labels:  # no units: the tiers follow the label's confidence
+            in_top = (top == y[val][:, None]).any(axis=1)
+            thresholds = (threshold, choose_suggest_threshold(conf, in_top, auto=threshold,
+                                                              target_accuracy=suggest_accuracy))
+        else:
+            tier_rows = tier_tickets if tier_tickets is not None else {"text": val_texts, "label": list(y[val])}
+            thresholds, unit_metrics = _tier_thresholds(clf, catalog, list(tier_rows["text"]),
+                                                        list(tier_rows["label"]), target_accuracy, suggest_accuracy)
+            metrics.update(unit_metrics)
     steps.update(1)
     if refit and val.any():
         steps.set_description("refitting on all rows")
@@ -319,6 +387,7 @@ def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fracti
     steps.update(1)
     steps.set_description("done")
     steps.close()
+    thresholds = TierThresholds.coerce(thresholds if thresholds is not None else (threshold, threshold))
     report = TrainingReport(
         rows_in=len(tickets),
         rows_used=len(clean),
@@ -327,9 +396,11 @@ def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fracti
         rows_augmented=rows_augmented,
         labels=len(clf.classes_),
         validation_rows=int(val.sum()),
-        review_threshold=threshold,
+        review_threshold=thresholds.auto,
         target_accuracy=float(target_accuracy),
         metrics=metrics,
+        tier_thresholds=thresholds.to_dict(),
+        suggest_accuracy=float(suggest_accuracy),
         data_sha256=_data_hash(texts, labels),
         seed=int(seed),
         free_labels=bool(free_labels),
@@ -338,7 +409,7 @@ def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fracti
     router = Router(
         clf,
         catalog=None if free_labels else catalog,
-        review_threshold=threshold,
+        thresholds=thresholds,
         metadata={"training": report.to_dict(), "metrics": metrics},
     )
     router.training_report = report
@@ -402,8 +473,12 @@ def build_default_model(path=None, *, n_per_item=DEFAULT_N_PER_ITEM, seed=DEFAUL
         print(f"Building the default model from {len(catalog)} catalog items "
               f"({n_per_item} synthetic tickets each) into {path} ...", file=sys.stderr, flush=True)
     tickets = generate_tickets(catalog, n_per_item=n_per_item, seed=seed, split="train")
-    router = train(tickets, catalog=catalog, seed=seed, validation_fraction=0.1, target_accuracy=0.9,
-                   refit=False, progress=progress, synthetic=True)
+    # tier thresholds from the held-out families' wording: the training families' own validation
+    # rows are nearly all routed right and would send almost everything to ``auto``
+    tier_tickets = generate_tickets(catalog, n_per_item=1, seed=seed + _TIER_SEED_OFFSET, split="heldout")
+    router = train(tickets, catalog=catalog, seed=seed, validation_fraction=0.1, refit=False,
+                   progress=progress, synthetic=True, tier_tickets=tier_tickets,
+                   target_accuracy=DEFAULT_MODEL_AUTO_ACCURACY, suggest_accuracy=DEFAULT_SUGGEST_ACCURACY)
     router.metadata["default_recipe"] = DEFAULT_RECIPE
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".default-", dir=path.parent))

@@ -6,6 +6,7 @@ from __future__ import annotations
 def build_parser(subparsers):
     """Register the ``evaluate`` sub-command."""
     from ._columns import add_catalog_argument, add_column_arguments
+    from .route import add_threshold_arguments
 
     p = subparsers.add_parser(
         "evaluate",
@@ -25,7 +26,9 @@ def build_parser(subparsers):
                    help="candidates counted for top-k accuracy (default 3)")
     p.add_argument("--target-accuracy", type=float, default=None,
                    help="also suggest the review threshold reaching this accuracy")
-    p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    add_threshold_arguments(p)
+    p.add_argument("--json", action="store_true",
+                   help="print the metrics, the tier table and the unit coverage curve as one JSON object")
     p.add_argument("--report", metavar="OUT.html", default=None, help="write a self-contained HTML report")
     p.set_defaults(func=run)
     return p
@@ -39,6 +42,7 @@ def run(args) -> int:
     from .._evaluate import evaluate
     from .._tickets import quarantine_tickets
     from ._columns import load_router_from_args, read_labelled_export
+    from .route import apply_thresholds
 
     df = read_labelled_export(args)
     # evaluation keeps duplicates and unknown labels (they are real errors); only unusable rows go
@@ -49,12 +53,18 @@ def run(args) -> int:
         counts = unusable["reason"].value_counts().to_dict()
         print(f"left out {len(unusable)} row(s) without text or label: {counts}", file=sys.stderr)
     model = load_router_from_args(args)
+    try:
+        model = apply_thresholds(model, args)
+    except ValueError as exc:
+        print(f"sujian-router evaluate: error: {exc}", file=sys.stderr)
+        return 2
     report = evaluate(model, df, k=args.k, target_accuracy=args.target_accuracy)
     if args.report:
         report.to_html(args.report)
     if args.json:
         out = report.to_dict()
         out["left_out"] = int(len(unusable))
+        out.update(report.tier_records())
         print(json.dumps(out, ensure_ascii=False))
     else:
         print(report.summary())

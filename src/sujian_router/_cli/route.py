@@ -23,9 +23,28 @@ def build_parser(subparsers):
     p.add_argument("--model", default=None, help="model directory (default: the bundled default model)")
     add_catalog_argument(p)
     p.add_argument("--top-k", type=int, default=3, help="candidates to show (default 3)")
+    add_threshold_arguments(p)
     p.add_argument("--json", action="store_true", help="print RoutingDecision.to_dict() as JSON")
     p.set_defaults(func=run)
     return p
+
+
+def add_threshold_arguments(p):
+    """``--auto-threshold`` and ``--suggest-threshold``: override the model's tier thresholds."""
+    p.add_argument("--auto-threshold", type=float, default=None, metavar="P",
+                   help="unit confidence from which a complaint is dispatched automatically (default: the model's)")
+    p.add_argument("--suggest-threshold", type=float, default=None, metavar="P",
+                   help="unit confidence from which the top units are suggested (default: the model's)")
+
+
+def apply_thresholds(router, args):
+    """The router with the thresholds given on the command line (itself when none are)."""
+    if args.auto_threshold is None and args.suggest_threshold is None:
+        return router
+    return router.with_thresholds(auto=args.auto_threshold, suggest=args.suggest_threshold)
+
+
+_TIER_NAMES = {"auto": "自动分拨", "suggest": "建议单位，人工确认", "manual": "人工分拨"}
 
 
 def format_decision(d) -> str:
@@ -34,6 +53,7 @@ def format_decision(d) -> str:
         ("事项", f"{d.item_code or '-'} {d.item_name or ''}".strip()),
         ("类别", " / ".join(x for x in (d.category, d.subcategory) if x) or "-"),
         ("置信度", f"{d.confidence:.2f}"),
+        ("分拨方式", f"{_TIER_NAMES.get(d.tier, d.tier)}（主办单位置信度{d.unit_confidence:.2f}）"),
         ("主办", d.lead_department or "-"),
         ("协办", "、".join(d.co_departments) or "-"),
         ("紧急程度", d.urgency),
@@ -46,6 +66,8 @@ def format_decision(d) -> str:
         rows.append(("机制", "、".join(marks)))
     if d.candidates:
         rows.append(("候选", "；".join(f"{c.code} {c.name} {c.score:.2f}" for c in d.candidates)))
+    if d.tier != "auto" and d.unit_candidates:
+        rows.append(("候选单位", "；".join(f"{u.unit} {u.probability:.2f}" for u in d.unit_candidates[:3])))
     width = max(len(k) for k, _ in rows)
     out = [f"{k.ljust(width, '　')}  {v}" for k, v in rows]
     out.append("依据:")
@@ -64,6 +86,11 @@ def run(args) -> int:
         print(f"sujian-router route: error: {exc}", file=sys.stderr)
         return 2
     router = load_router_from_args(args)
+    try:
+        router = apply_thresholds(router, args)
+    except ValueError as exc:
+        print(f"sujian-router route: error: {exc}", file=sys.stderr)
+        return 2
     if args.text is not None:
         texts = [args.text]
     else:
