@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -126,8 +128,15 @@ class TestBundled:
             mine.remap(["01-01-001"])
 
     def test_cli_check_with_a_previous_file(self, tmp_path, capsys):
+        # the previous catalog is the one the seeds' `formerly` lists refer to: read it from git
+        rev = catalog_version_info()["previous_rev"]
+        repo = Path(__file__).resolve().parents[1]
+        proc = subprocess.run(["git", "show", f"{rev}:src/sujian_router/data/duty_catalog.csv"], cwd=repo,
+                              capture_output=True)
+        if proc.returncode != 0:
+            pytest.skip(f"the previous catalog ({rev}) is not in this checkout's git history")
         previous = tmp_path / "previous.csv"
-        load_catalog().to_frame().to_csv(previous, index=False)
+        previous.write_bytes(proc.stdout)
         parser = argparse.ArgumentParser()
         catalog_cli.build_parser(parser.add_subparsers())
         out = tmp_path / "cw.csv"

@@ -124,6 +124,10 @@ class TestItem09Metadata:
         ("uses_catalog", "yes", r"uses_catalog is 'yes'"),
         ("classifier", [], r"classifier is \[\]"),
         ("catalog_fingerprint", 7, r"catalog_fingerprint is 7"),
+        ("keyword_prior", 8.9e29, r"keyword_prior is 8\.9e\+29"),
+        ("keyword_prior", -1, r"keyword_prior is -1"),
+        ("tier_thresholds", {"auto": 2, "suggest": 0.1}, r"tier_thresholds is .*suggest <= auto <= 1"),
+        ("tier_thresholds", [1], r"tier_thresholds is \[1\]"),
     ])
     def test_item09_tampered_metadata_names_the_file(self, model, key, value, match):
         arrays, meta = read_raw(model)

@@ -93,8 +93,9 @@ class KeywordPrior:
             total = sum(w)
             if total <= 0:
                 continue
-            scale = sum(p) / total
+            mass = sum(p)
             order = sorted(range(len(w)), key=lambda j: -w[j])
             labels[i] = labels[i][order]
-            probs[i] = [w[j] * scale for j in order]
+            # divide before scaling: a tiny total must not turn zero weights into 0 * inf = NaN
+            probs[i] = [w[j] / total * mass for j in order]
         return labels, probs

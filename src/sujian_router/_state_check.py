@@ -33,6 +33,8 @@ _MAX_TERMS = 50_000_000
 _MAX_CLASSES = 1_000_000
 _MAX_ABS_WEIGHT = 1e6  # scores stay far from overflow, so softmaxes stay finite
 _TEMPERATURE_RANGE = (1e-3, 1e3)
+#: largest catalog-keyword prior strength a saved model may carry (the default is 0.2)
+MAX_KEYWORD_PRIOR = 10.0
 _HIERARCHY_LEVELS = {"flat": (), "two-level": _GROUP_LEVEL, "three-level": _GROUP_LEVEL + _SUBGROUP_LEVEL}
 _N_BLOCKS = 3
 
@@ -269,9 +271,25 @@ def check_router_metadata(meta, path) -> None:
     t = meta.get("review_threshold", 0.5)
     if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0.0 <= t <= 1.0:
         raise ModelFileError(f"{where}: review_threshold is {_short(t)}; expected a number in [0, 1]")
+    prior = meta.get("keyword_prior", 0.0)
+    if isinstance(prior, bool) or not isinstance(prior, (int, float)) or not 0.0 <= prior <= MAX_KEYWORD_PRIOR:
+        raise ModelFileError(f"{where}: keyword_prior is {_short(prior)}; expected a number in "
+                             f"[0, {MAX_KEYWORD_PRIOR:g}]")
+    if meta.get("tier_thresholds") is not None:
+        _check_tier_thresholds(meta["tier_thresholds"], where)
     bad = [k for k, v in meta.get("versions", {}).items() if v is not None and not isinstance(v, str)]
     if bad:
         raise ModelFileError(f"{where}: versions.{bad[0]} must be a string or null")
+
+
+def _check_tier_thresholds(value, where):
+    """The saved tier thresholds must coerce to valid ``TierThresholds``."""
+    from ._decision import TierThresholds
+
+    try:
+        TierThresholds.coerce(value)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ModelFileError(f"{where}: tier_thresholds is {_short(value)}: {exc}") from None
 
 
 def _labels_sha256(catalog, classes) -> str:
