@@ -41,8 +41,8 @@ def run(args) -> int:
 
     from .._evaluate import evaluate
     from .._tickets import quarantine_tickets
-    from ._columns import load_router_from_args, read_labelled_export
-    from .route import apply_thresholds
+    from ._columns import read_labelled_export
+    from .route import load_with_thresholds
 
     df = read_labelled_export(args)
     # evaluation keeps duplicates and unknown labels (they are real errors); only unusable rows go
@@ -52,11 +52,8 @@ def run(args) -> int:
         df = df[~df["source_row"].isin(unusable["source_row"])]
         counts = unusable["reason"].value_counts().to_dict()
         print(f"left out {len(unusable)} row(s) without text or label: {counts}", file=sys.stderr)
-    model = load_router_from_args(args)
-    try:
-        model = apply_thresholds(model, args)
-    except ValueError as exc:
-        print(f"sujian-router evaluate: error: {exc}", file=sys.stderr)
+    model = load_with_thresholds(args, "evaluate")
+    if model is None:
         return 2
     report = evaluate(model, df, k=args.k, target_accuracy=args.target_accuracy)
     if args.report:

@@ -44,6 +44,23 @@ def apply_thresholds(router, args):
     return router.with_thresholds(auto=args.auto_threshold, suggest=args.suggest_threshold)
 
 
+def load_with_thresholds(args, command):
+    """Load ``--model`` (with ``--catalog``) and apply the command line's tier thresholds.
+
+    Returns None after printing one error line when the thresholds do not fit the model.
+    """
+    import sys
+
+    from ._columns import load_router_from_args
+
+    router = load_router_from_args(args)
+    try:
+        return apply_thresholds(router, args)
+    except ValueError as exc:
+        print(f"sujian-router {command}: error: {exc}", file=sys.stderr)
+        return None
+
+
 _TIER_NAMES = {"auto": "自动分拨", "suggest": "建议单位，人工确认", "manual": "人工分拨"}
 
 
@@ -78,18 +95,14 @@ def format_decision(d) -> str:
 def run(args) -> int:
     """Route and print."""
     from .._router import _parse_time
-    from ._columns import load_router_from_args
 
     try:
         _parse_time(args.received_at, where="--at")
     except ValueError as exc:
         print(f"sujian-router route: error: {exc}", file=sys.stderr)
         return 2
-    router = load_router_from_args(args)
-    try:
-        router = apply_thresholds(router, args)
-    except ValueError as exc:
-        print(f"sujian-router route: error: {exc}", file=sys.stderr)
+    router = load_with_thresholds(args, "route")
+    if router is None:
         return 2
     if args.text is not None:
         texts = [args.text]
