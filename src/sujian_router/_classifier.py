@@ -1422,16 +1422,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             for k in ("word_ngram_range", "char_ngram_range"):
                 if params.get(k) is not None:
                     params[k] = tuple(params[k])
-            tok = meta["tokenizer"]
-            if tok is not None:
-                tok = Tokenizer(tok["user_words"], backend=tok["backend"],
-                                stopwords=tok["stopwords"], hmm=tok["hmm"])
-                if "tokenizer_frequencies" in arrays:
-                    freqs = np.asarray(arrays["tokenizer_frequencies"])
-                    if freqs.shape != (len(tok.user_words), 2):
-                        raise ModelFileError(f"tokenizer_frequencies has shape {freqs.shape}, expected "
-                                             f"({len(tok.user_words)}, 2): one row per user word")
-                    tok._frequencies = tuple(map(tuple, freqs.astype(np.int64).tolist()))
+            tok = None if meta["tokenizer"] is None else _tokenizer_from_state(meta["tokenizer"], arrays)
             self = cls(tokenizer=tok, **params)
             self._terms_ = list(meta["vocabulary"])
             self.vocabulary_ = {t: i for i, t in enumerate(self._terms_)}
@@ -1557,3 +1548,15 @@ def _ece(conf, hit, n_bins=15):
         if m.any():
             total += m.sum() * abs(conf[m].mean() - hit[m].mean())
     return float(total / max(conf.size, 1))
+
+
+def _tokenizer_from_state(tok, arrays):
+    """The saved tokenizer, with jieba's user-word frequencies when the state carries them."""
+    tokenizer = Tokenizer(tok["user_words"], backend=tok["backend"], stopwords=tok["stopwords"], hmm=tok["hmm"])
+    if "tokenizer_frequencies" in arrays:
+        freqs = np.asarray(arrays["tokenizer_frequencies"])
+        if freqs.shape != (len(tokenizer.user_words), 2):
+            raise ModelFileError(f"tokenizer_frequencies has shape {freqs.shape}, expected "
+                                 f"({len(tokenizer.user_words)}, 2): one row per user word")
+        tokenizer._frequencies = tuple(map(tuple, freqs.astype(np.int64).tolist()))
+    return tokenizer
