@@ -76,11 +76,14 @@ class TestLoad:
             CatalogCrosswalk.load(tmp_path / "nope.csv")
 
 
+@pytest.fixture(scope="module")
+def cw():
+    """A small crosswalk: one item kept, two merged, one retired."""
+    new = _new(("01-01-001", "甲", ()), ("01-01-002", "合并", ("01-01-002", "01-01-003")))
+    return build_crosswalk(OLD, new, from_version="1", to_version="2")
+
+
 class TestRemap:
-    @pytest.fixture(scope="class")
-    def cw(self):
-        new = _new(("01-01-001", "甲", ()), ("01-01-002", "合并", ("01-01-002", "01-01-003")))
-        return build_crosswalk(OLD, new, from_version="1", to_version="2")
 
     @pytest.mark.parametrize(
         ("policy", "expected"),

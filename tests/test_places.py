@@ -164,12 +164,20 @@ class TestLocate:
         assert (loc.street, loc.community) == ("桂园街道", "桂木园")
 
 
+@pytest.fixture(scope="module")
+def rules(directory):
+    """The bundled rules on the bundled directory."""
+    return load_rules(directory=directory)
+
+
+@pytest.fixture(scope="module")
+def shared_directory():
+    """One directory for the property test's many examples."""
+    return DepartmentDirectory.load()
+
+
 class TestRouting:
     """Through the rules: the inferred place decides the units."""
-
-    @pytest.fixture(scope="class")
-    def rules(self, directory):
-        return load_rules(directory=directory)
 
     @pytest.mark.parametrize(
         ("text", "lead_role", "expected"),
@@ -204,10 +212,6 @@ class TestRouting:
 
 
 class TestProperties:
-    @pytest.fixture(scope="class")
-    def shared_directory(self):
-        return DepartmentDirectory.load()
-
     def test_locate_never_raises_and_names_known_places(self, shared_directory):
         from hypothesis import given, settings
         from hypothesis import strategies as st
