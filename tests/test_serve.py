@@ -212,6 +212,10 @@ class TestBatch:
 
 
 class TestLimits:
+    def test_the_schema_publishes_the_configured_batch_limit(self, http):
+        schema = http.get("/openapi.json").json()
+        assert schema["components"]["schemas"]["BatchRequest"]["properties"]["tickets"]["maxItems"] == 50
+
     def test_more_tickets_than_allowed_is_413(self, http):
         r = http.post("/v1/route/batch", json={"tickets": [{"text": "噪音"}] * 51})
         assert r.status_code == 413

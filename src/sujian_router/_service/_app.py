@@ -62,6 +62,21 @@ def _lifespan(settings: ServiceSettings):
     return lifespan
 
 
+def _openapi_with_limits(app, settings):
+    """Publish the configured batch limit as the schema's ``maxItems`` (the route still answers 413 past it)."""
+    build = app.openapi
+
+    def openapi():
+        schema = build()  # cached by FastAPI; setting the limit again is a no-op
+        body = schema.get("components", {}).get("schemas", {}).get("BatchRequest", {})
+        tickets = body.get("properties", {}).get("tickets")
+        if tickets is not None:
+            tickets["maxItems"] = settings.max_batch
+        return schema
+
+    app.openapi = openapi
+
+
 def _openapi_without_security(app):
     """Without API keys no operation needs a key: drop the bearer scheme from the published schema."""
     build = app.openapi
@@ -100,6 +115,7 @@ def create_app(settings: ServiceSettings | None = None, *, loader=None):
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(ApiKeyMiddleware, keys=keys)
     app.add_middleware(AccessLogMiddleware, metrics=app.state.metrics)  # outermost: sees every answer
+    _openapi_with_limits(app, settings)
     if keys is None:
         _openapi_without_security(app)
     return app
