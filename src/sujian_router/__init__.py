@@ -53,7 +53,7 @@ _LAZY = {
     "read_tickets": "._tickets",
     "train": "._train",
     "TrainingReport": "._train",
-    "build_default_model": "._train",
+    "build_default_model": "._default_model",
     "evaluate": "._evaluate",
     "EvaluationReport": "._evaluate",
     "route_file": "._stream",

@@ -424,7 +424,7 @@ def _load_router(router, catalog, progress):
 
     model_path = router
     if router is None or str(router) == "default":
-        from ._train import ensure_default_model
+        from ._default_model import ensure_default_model
 
         model_dir = ensure_default_model(progress=progress)
     else:

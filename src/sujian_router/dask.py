@@ -71,7 +71,7 @@ def _worker_catalog(router):
 def _model_path_for(router, model_path=None):
     """A directory the workers can load; saves an in-memory router to a temporary one."""
     if router is None:
-        from ._train import ensure_default_model
+        from ._default_model import ensure_default_model
 
         ensure_default_model(progress=False)
         return "default", None
