@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .exceptions import ModelFileError
 
-__all__ = ["build_default_model", "ensure_default_model", "default_model_dir"]
+__all__ = ["build_default_model", "ensure_default_model", "default_model_dir", "user_cache_model_dir"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,26 +40,27 @@ DEFAULT_MODEL_AUTO_ACCURACY = 0.975
 _BUILD_LOCK = threading.Lock()
 
 
-def default_model_dir() -> Path:
-    """Where the bundled default model is cached.
+def user_cache_model_dir() -> Path:
+    """The user's cache of the default model: ``$XDG_CACHE_HOME/sujian-router/models/default``.
 
-    ``$SUJIAN_ROUTER_HOME/models/default`` when that variable is set; the
-    checkout's ``models/default`` when running from a source checkout;
-    otherwise ``~/.cache/sujian-router/models/default``.
+    ``~/.cache/sujian-router/models/default`` when ``XDG_CACHE_HOME`` is unset.
+    """
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "sujian-router" / "models" / "default"
+
+
+def default_model_dir() -> Path:
+    """Where the default model is used from: one place per user, however the package was installed.
+
+    ``$SUJIAN_ROUTER_HOME/models/default`` when that variable is set, else
+    :func:`user_cache_model_dir`. A source checkout (editable install) uses
+    the same user cache as ``pip install .``, so the model built by one is
+    reused by the other.
     """
     home = os.environ.get("SUJIAN_ROUTER_HOME")
     if home:
         return Path(home) / "models" / "default"
-    here = Path(__file__).resolve()
-    repo = here.parents[2]
-    pyproject = repo / "pyproject.toml"
-    if pyproject.is_file() and (repo / "models").is_dir():
-        try:
-            if 'name = "sujian-router"' in pyproject.read_text(encoding="utf-8"):
-                return repo / "models" / "default"
-        except OSError:  # pragma: no cover
-            pass
-    return Path.home() / ".cache" / "sujian-router" / "models" / "default"
+    return user_cache_model_dir()
 
 
 def build_default_model(path=None, *, n_per_item=DEFAULT_N_PER_ITEM, seed=DEFAULT_SEED, progress=True):
@@ -103,10 +104,33 @@ def build_default_model(path=None, *, n_per_item=DEFAULT_N_PER_ITEM, seed=DEFAUL
                    progress=progress, synthetic=True, tier_tickets=tier_tickets,
                    target_accuracy=DEFAULT_MODEL_AUTO_ACCURACY, suggest_accuracy=DEFAULT_SUGGEST_ACCURACY)
     router.metadata["default_recipe"] = DEFAULT_RECIPE
+    return _write_atomically(path, router.save)
+
+
+def _stale_reason(path: Path):
+    """Why the model at ``path`` cannot serve as the default (``None`` when it can)."""
+    from ._catalog import load_catalog
+    from ._persist import load_model_dir
+
+    if not path.is_dir():
+        return "missing"
+    try:
+        _, meta = load_model_dir(path)
+    except ModelFileError as exc:
+        return f"it is unreadable ({exc})"
+    if meta.get("catalog_fingerprint") != load_catalog().fingerprint:
+        return "the catalog changed since it was built"
+    if meta.get("default_recipe", 1) != DEFAULT_RECIPE:
+        return f"it was built by recipe {meta.get('default_recipe', 1)} and this version builds recipe {DEFAULT_RECIPE}"
+    return None
+
+
+def _write_atomically(path: Path, write) -> Path:
+    """Fill a temporary sibling of ``path`` with ``write(tmp)``, then swap it in: ``path`` is never half-written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".default-", dir=path.parent))
     try:
-        router.save(tmp)
+        write(tmp)
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)
@@ -117,24 +141,23 @@ def build_default_model(path=None, *, n_per_item=DEFAULT_N_PER_ITEM, seed=DEFAUL
 
 
 def ensure_default_model(*, progress=True) -> Path:
-    """Return the default model directory, building it when missing, broken or stale."""
-    from ._catalog import load_catalog
-    from ._persist import load_model_dir
+    """Return the default model directory, building it when missing, broken or stale.
 
+    When ``SUJIAN_ROUTER_HOME`` points elsewhere and has no current default
+    but the user cache (:func:`user_cache_model_dir`) has one, it is copied
+    from there instead of built again (the build is deterministic: same
+    catalog and recipe, same model).
+    """
     path = default_model_dir()
     with _BUILD_LOCK:
-        if path.is_dir():
-            try:
-                _, meta = load_model_dir(path)
-                if meta.get("catalog_fingerprint") != load_catalog().fingerprint:
-                    reason = "the catalog changed since it was built"
-                elif meta.get("default_recipe", 1) != DEFAULT_RECIPE:
-                    reason = (f"it was built by recipe {meta.get('default_recipe', 1)} and this version "
-                              f"builds recipe {DEFAULT_RECIPE}")
-                else:
-                    return path
-            except ModelFileError as exc:
-                reason = f"it is unreadable ({exc})"
+        reason = _stale_reason(path)
+        if reason is None:
+            return path
+        cache = user_cache_model_dir()
+        if path.resolve() != cache.resolve() and _stale_reason(cache) is None:
+            logger.info("copying the default model from %s to %s", cache, path)
+            return _write_atomically(path, lambda tmp: shutil.copytree(cache, tmp, dirs_exist_ok=True))
+        if reason != "missing":
             logger.warning("rebuilding the default model at %s: %s", path, reason)
             if progress:
                 print(f"Rebuilding the default model: {reason}", file=sys.stderr, flush=True)
