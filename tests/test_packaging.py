@@ -73,6 +73,9 @@ def test_wheel_contains_package_data(installed):
         "sujian_router/data/departments.csv",
         "sujian_router/data/seeds/departments.yaml",
         "sujian_router/_cli/catalog.py",
+        "sujian_router/_default_model.py",
+        *(f"sujian_router/{m}.py" for m in ("catalog", "classifier", "decision", "exceptions", "hotspots", "places",
+                                              "rules", "tickets")),
     ):
         assert expected in names
 
@@ -92,3 +95,51 @@ def test_console_script_help(installed, tmp_path):
     assert "catalog" in out.stdout
     out = _run([str(script), "catalog", "stats", "--json"], cwd=tmp_path)
     assert '"items": 4315' in out.stdout
+
+
+def test_installed_and_checkout_share_the_default_model_location(installed, tmp_path):
+    """The one location rule: the user cache, whether installed from a wheel or run from this checkout."""
+    env_dir, _ = installed
+    code = "from sujian_router._default_model import default_model_dir; print(default_model_dir())"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path / "user"), "XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    installed_dir = subprocess.run([str(env_dir / "bin" / "python"), "-c", code], cwd=tmp_path, env=env,
+                                   capture_output=True, text=True, timeout=60)
+    checkout_dir = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
+                                  timeout=60)
+    assert installed_dir.returncode == 0 and checkout_dir.returncode == 0, installed_dir.stderr + checkout_dir.stderr
+    expected = str(tmp_path / "xdg" / "sujian-router" / "models" / "default")
+    assert installed_dir.stdout.strip() == checkout_dir.stdout.strip() == expected
+
+
+@pytest.fixture(scope="module")
+def commands():
+    """The README's text and the lines of its first ``bash`` block."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    block = text.split("```bash\n", 1)[1].split("```", 1)[0]
+    return text, block.strip().splitlines()
+
+
+class TestReadme:
+    """The README's two first-use commands, and CI running exactly its test command."""
+
+    def test_two_commands_first(self, commands):
+        _, lines = commands
+        assert len(lines) == 2
+        assert lines[0].startswith("pip install . && sujian-router route ")
+        assert lines[1] == 'python -m pip install -e ".[test]" && python -m pytest'
+
+    def test_ci_runs_the_readme_test_command(self, commands):
+        _, lines = commands
+        ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()
+        assert ci[-1] == lines[1]
+
+    def test_readme_is_short(self, commands):
+        text, _ = commands
+        assert len(text.splitlines()) < 200
+
+    def test_readme_links_point_to_files(self, commands):
+        import re
+
+        text, _ = commands
+        targets = {t.split("#")[0] for t in re.findall(r"\]\(([^)#][^)]*)\)", text) if "://" not in t}
+        assert targets and all((REPO / t).exists() for t in targets), sorted(t for t in targets if not (REPO / t).exists())
