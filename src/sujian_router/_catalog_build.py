@@ -735,8 +735,20 @@ def _item_row(item):
     ]
 
 
-def _build(seed_dir: Path, *, strict: bool):
-    """Return (catalog bytes, departments bytes, counts, n_units, files, warnings)."""
+@dataclass(frozen=True)
+class _Built:
+    """The generated CSVs (bytes) of one build, with what :class:`BuildResult` reports about them."""
+
+    catalog: bytes
+    departments: bytes
+    counts: dict
+    n_units: int
+    seed_files: tuple
+    warnings: tuple
+
+
+def _build(seed_dir: Path, *, strict: bool) -> _Built:
+    """Expand every seed, check the whole catalog, and render both CSVs (nothing is written)."""
     problems, soft = [], []
     dep_path = seed_dir / "departments.yaml"
     dep_seed = _read_yaml(dep_path, problems) if dep_path.exists() else None
@@ -745,26 +757,44 @@ def _build(seed_dir: Path, *, strict: bool):
     com_path = seed_dir / "communities.csv"
     communities = read_communities(com_path) if com_path.exists() else None
     units = build_departments(dep_seed, communities)
-    roles = {u["role"] for u in units}
-
     files = sorted(seed_dir.glob(_SEED_GLOB))
-    by_code = {}
-    all_items = []
+    by_code, all_items = _expand_seed_files(files, {u["role"] for u in units}, strict, problems, soft)
+    _check_duplicate_names(all_items, problems)
+    counts = _check_totals(by_code, all_items, strict, problems, soft)
+    padding, police = lint_items([it for _, it in all_items])
+    (problems if strict else soft).extend(padding)
+    soft.extend(police)
+    if problems:
+        raise CatalogError(problems, source=f"seeds in {seed_dir}")
+    all_items.sort(key=lambda pair: pair[1]["category_code"])  # stable: file order kept
+    return _Built(
+        catalog=_csv_bytes(CATALOG_COLUMNS, [_item_row(it) for _, it in all_items]),
+        departments=_csv_bytes(DEPARTMENT_COLUMNS, [[u[c] for c in DEPARTMENT_COLUMNS] for u in units]),
+        counts=counts, n_units=len(units), seed_files=tuple(p.name for p in files), warnings=tuple(soft),
+    )
+
+
+def _expand_seed_files(files, roles, strict, problems, soft):
+    """Expand each category file; item-count mismatches are only warnings when not ``strict``."""
+    by_code, all_items = {}, []
     for path in files:
         data = _read_yaml(path, problems)
         if data is None:
             continue
         file_problems = []
         expanded = _expand_file(path, data, roles, file_problems)
-        cc, items = expanded.category_code, expanded.items
         for p in file_problems:
-            # count mismatches are tolerated when not strict
             (soft if (not strict and "items_target" in p) else problems).append(p)
-        if cc in by_code:
-            problems.append(f"{path.name}: category {cc} already defined by {by_code[cc]}")
-        by_code[cc] = path.name
-        all_items.extend((path.name, it) for it in items)
+        if expanded.category_code in by_code:
+            problems.append(f"{path.name}: category {expanded.category_code} already defined by "
+                            f"{by_code[expanded.category_code]}")
+        by_code[expanded.category_code] = path.name
+        all_items.extend((path.name, it) for it in expanded.items)
+    return by_code, all_items
 
+
+def _check_duplicate_names(all_items, problems):
+    """Item names are unique over the whole catalog; a repeat names both places."""
     names = {}
     for fname, item in all_items:
         key = item["name"]
@@ -779,27 +809,20 @@ def _build(seed_dir: Path, *, strict: bool):
         else:
             names[key] = (fname, item["where"])
 
+
+def _check_totals(by_code, all_items, strict, problems, soft):
+    """Every category present and the catalog's total; returns the item count per category."""
     missing = [f"{cc}_{name}.yaml" for cc, name in CATEGORIES.items() if cc not in by_code]
     counts = {cc: 0 for cc in sorted(by_code)}
     for _, item in all_items:
         counts[item["category_code"]] = counts.get(item["category_code"], 0) + 1
-    total = len(all_items)
-    global_notes = []
+    notes = []
     if missing:
-        global_notes.append(f"missing category seed file(s): {missing}")
-    if total != TOTAL_ITEMS:
-        global_notes.append(f"catalog has {total} items, expected {TOTAL_ITEMS}")
-    (problems if strict else soft).extend(global_notes)
-    padding, police = lint_items([it for _, it in all_items])
-    (problems if strict else soft).extend(padding)
-    soft.extend(police)
-    if problems:
-        raise CatalogError(problems, source=f"seeds in {seed_dir}")
-
-    all_items.sort(key=lambda pair: pair[1]["category_code"])  # stable: file order kept
-    catalog = _csv_bytes(CATALOG_COLUMNS, [_item_row(it) for _, it in all_items])
-    departments = _csv_bytes(DEPARTMENT_COLUMNS, [[u[c] for c in DEPARTMENT_COLUMNS] for u in units])
-    return catalog, departments, counts, len(units), tuple(p.name for p in files), tuple(soft)
+        notes.append(f"missing category seed file(s): {missing}")
+    if len(all_items) != TOTAL_ITEMS:
+        notes.append(f"catalog has {len(all_items)} items, expected {TOTAL_ITEMS}")
+    (problems if strict else soft).extend(notes)
+    return counts
 
 
 def build_catalog(seed_dir=None, out_dir=None, *, strict=True) -> BuildResult:
@@ -831,23 +854,23 @@ def build_catalog(seed_dir=None, out_dir=None, *, strict=True) -> BuildResult:
     """
     seed_dir = Path(seed_dir) if seed_dir is not None else _PACKAGE_DATA / "seeds"
     out_dir = Path(out_dir) if out_dir is not None else _PACKAGE_DATA
-    catalog, departments, counts, n_units, files, warnings = _build(seed_dir, strict=strict)
+    built = _build(seed_dir, strict=strict)
     out_dir.mkdir(parents=True, exist_ok=True)
     cpath, dpath = out_dir / "duty_catalog.csv", out_dir / "departments.csv"
-    for path, payload in ((cpath, catalog), (dpath, departments)):
+    for path, payload in ((cpath, built.catalog), (dpath, built.departments)):
         if not path.exists() or path.read_bytes() != payload:
             # write then rename, so a reader never sees a half-written file
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
             tmp.write_bytes(payload)
             os.replace(tmp, path)
     return BuildResult(
-        n_items=sum(counts.values()),
-        counts=counts,
-        n_units=n_units,
+        n_items=sum(built.counts.values()),
+        counts=built.counts,
+        n_units=built.n_units,
         catalog_path=str(cpath),
         departments_path=str(dpath),
-        seed_files=files,
-        warnings=warnings,
+        seed_files=built.seed_files,
+        warnings=built.warnings,
     )
 
 

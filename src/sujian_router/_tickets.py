@@ -535,7 +535,18 @@ def _check_policy(on_long_cell):
         raise ValueError(f"on_long_cell must be one of {list(_LONG_CELL_POLICIES)}, got {on_long_cell!r}")
 
 
-def _start(path, column_mapping, encoding, sheet, combine_title, required):
+@dataclass(frozen=True)
+class _OpenedExport:
+    """An export whose header has been found: its rows after the header, then the rest still to be read."""
+
+    path: object
+    layout: _Layout
+    head_rest: list
+    records: object
+
+
+def _start(path, column_mapping, encoding, sheet, combine_title, required) -> _OpenedExport:
+    """Open an export and find its header among the first rows."""
     required = _check_required(required)
     default, user = _effective_mapping(column_mapping)
     path, records = _records(path, encoding, sheet)
@@ -546,7 +557,7 @@ def _start(path, column_mapping, encoding, sheet, combine_title, required):
             break
     layout = _layout(path, first, default, user, required, combine_title)
     head_rest = [r for r in first if r[0] > layout.header_row]
-    return path, layout, head_rest, records
+    return _OpenedExport(path, layout, head_rest, records)
 
 
 def read_tickets(
@@ -621,11 +632,9 @@ def read_tickets(
     '噪音\\n楼下施工,很吵'
     """
     _check_policy(on_long_cell)
-    path, layout, head_rest, records = _start(
-        path, column_mapping, encoding, sheet, combine_title, required
-    )
-    rows = head_rest + list(records)
-    return _frame(path, layout, rows, on_long_cell)
+    opened = _start(path, column_mapping, encoding, sheet, combine_title, required)
+    rows = opened.head_rest + list(opened.records)
+    return _frame(opened.path, opened.layout, rows, on_long_cell)
 
 
 def iter_ticket_chunks(
@@ -673,13 +682,12 @@ def iter_ticket_chunks(
     if not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     _check_policy(on_long_cell)
-    path, layout, head_rest, records = _start(
-        path, column_mapping, encoding, sheet, combine_title, required
-    )
+    opened = _start(path, column_mapping, encoding, sheet, combine_title, required)
+    path, layout = opened.path, opened.layout
 
     def chunks():
         buf = []
-        for item in itertools.chain(head_rest, records):
+        for item in itertools.chain(opened.head_rest, opened.records):
             buf.append(item)
             if len(buf) >= chunk_size:
                 yield buf
