@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 
+from ._schema import columns_problem
 from .exceptions import CatalogError, UnknownDutyError
 
 __all__ = ["CHANGE_KINDS", "CrosswalkEntry", "CatalogCrosswalk", "build_crosswalk", "catalog_version_info"]
@@ -145,7 +146,7 @@ class CatalogCrosswalk:
         reader = csv.DictReader(io.StringIO(text))
         found = list(reader.fieldnames or [])
         if found != list(CROSSWALK_COLUMNS):
-            raise CatalogError([f"expected columns {list(CROSSWALK_COLUMNS)}, found {found}"], source=source)
+            raise CatalogError([columns_problem(CROSSWALK_COLUMNS, found)], source=source)
         entries, problems, versions = [], [], set()
         for rownum, row in enumerate(reader, start=2):
             if row["change"] not in CHANGE_KINDS:
@@ -239,7 +240,7 @@ def _old_items(previous_csv):
         text = Path(previous_csv).read_bytes().decode("utf-8-sig")
     reader = csv.DictReader(io.StringIO(text))
     if not {"code", "name"} <= set(reader.fieldnames or []):
-        raise CatalogError([f"expected columns ['code', 'name'], found {reader.fieldnames}"], source="previous catalog")
+        raise CatalogError([columns_problem(("code", "name"), reader.fieldnames)], source="previous catalog")
     return [(r["code"], r["name"]) for r in reader]
 
 
