@@ -310,7 +310,8 @@ def route_file(input_path, output_path, *, router=None, catalog=None, column_map
     if engine == "dask":
         _require("distributed", "dask", "engine='dask'")
     with _OutputLock(out):
-        router, model_path, model_dir = _load_router(router, catalog, progress)
+        loaded = _load_router(router, catalog, progress)
+        router, model_path, model_dir = loaded.router, loaded.model_path, loaded.model_dir
         options = {"column_mapping": dict(column_mapping or {}), "encoding": encoding, "sheet": sheet,
                    "escape_formulas": bool(escape_formulas), "on_long_cell": on_long_cell}
         expected = _expected(input_path, fmt, router, model_dir, options)
@@ -341,10 +342,19 @@ def _check_options(engine, chunk_size, on_long_cell):
         raise ValueError(f"on_long_cell must be 'error' or 'truncate', got {on_long_cell!r}")
 
 
-def _load_router(router, catalog, progress):
-    """``(router, model path as given, model directory or None)``."""
+@dataclass(frozen=True)
+class _LoadedModel:
+    """The router of a run, the model path as given (``None`` for a router object) and its directory."""
+
+    router: object
+    model_path: object
+    model_dir: object
+
+
+def _load_router(router, catalog, progress) -> _LoadedModel:
+    """Load the router a run uses: a router object as given, a model directory, or the default model."""
     if router is not None and not isinstance(router, (str, os.PathLike)):
-        return router, None, None
+        return _LoadedModel(router, None, None)
     from ._router import Router
 
     model_path = router
@@ -354,7 +364,7 @@ def _load_router(router, catalog, progress):
         model_dir = ensure_default_model(progress=progress)
     else:
         model_dir = Path(router)
-    return Router.load(model_dir, catalog=catalog), model_path, model_dir
+    return _LoadedModel(Router.load(model_dir, catalog=catalog), model_path, model_dir)
 
 
 class _Run:
