@@ -67,6 +67,8 @@ _LAZY = {
     "Hotspot": "._hotspots",
     "TierThresholds": "._decision",
     "UnitCandidate": "._decision",
+    "monitor": "._monitor",
+    "MonitorReport": "._monitor",
 }
 
 __all__ = sorted(

@@ -84,13 +84,16 @@ def _confusion_labels(conf, labels):
     return labels
 
 
-def heatmap(ax, matrix, row_names, col_names, *, normalize, title, xlabel, ylabel):
-    """Draw a matrix as a heatmap with a colour bar, named ticks and (when small) annotated cells."""
+def heatmap(ax, matrix, row_names, col_names, *, normalize, title, xlabel, ylabel, bar_label=None, cmap="Blues"):
+    """Draw a matrix as a heatmap with a colour bar, named ticks and (when small) annotated cells (NaN left blank)."""
     size = max(3.5, 0.45 * len(row_names) + 2)
     ax = new_axes(ax, figsize=(size + 1, size))
-    image = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1 if normalize else None, aspect="auto")
+    import matplotlib
+
+    colours = matplotlib.colormaps[cmap].with_extremes(bad="#e6e6e6")
+    image = ax.imshow(matrix, cmap=colours, vmin=0, vmax=1 if normalize else None, aspect="auto")
     bar = ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-    bar.set_label("share of the row's tickets" if normalize else "tickets")
+    bar.set_label(bar_label or ("share of the row's tickets" if normalize else "tickets"))
     ax.set_xticks(np.arange(len(col_names)), col_names, rotation=90)
     ax.set_yticks(np.arange(len(row_names)), row_names)
     use_cjk_font([*ax.get_xticklabels(), *ax.get_yticklabels()])
@@ -98,10 +101,12 @@ def heatmap(ax, matrix, row_names, col_names, *, normalize, title, xlabel, ylabe
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     if len(row_names) <= _PLOT_ANNOTATE_CELLS and len(col_names) <= _PLOT_ANNOTATE_CELLS:
-        high = matrix.max() / 2 if matrix.size else 0
+        high = np.nanmax(matrix) / 2 if np.isfinite(matrix).any() else 0
         for i in range(matrix.shape[0]):
             for j in range(matrix.shape[1]):
                 v = matrix[i, j]
+                if np.isnan(v):
+                    continue
                 ax.text(j, i, f"{v:.2f}" if normalize else f"{int(v)}", ha="center", va="center",
                         fontsize=8, color="white" if v > high else "black")
     return ax

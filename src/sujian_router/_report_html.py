@@ -27,8 +27,8 @@ _CSS = (
     "h1{margin-bottom:.2em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}"
     "p.lead{color:#555;margin-top:0}p.note{color:#8a5a00}"
     "table{border-collapse:collapse;margin:.8em 0;font-size:.92em}"
-    "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right;vertical-align:top}"
-    "th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}"
+    "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right;vertical-align:top;white-space:nowrap}"
+    "th{background:#f3f3f3;text-align:left}td:first-child{text-align:left}td.long{white-space:normal}"
     "caption{font-weight:bold;text-align:left;padding:.3em 0}td.txt{text-align:left;max-width:40em}"
     "details{margin:.8em 0}summary{cursor:pointer;font-weight:bold}"
     "figure{margin:1em 0}figure svg{max-width:100%;height:auto}figcaption{color:#555;font-size:.9em}"
@@ -46,7 +46,7 @@ def _cell(v, float_format):
         return "<td></td>" if math.isnan(v) else f"<td>{float_format.format(v)}</td>"
     if isinstance(v, (int, np.integer, bool, np.bool_)):
         return f"<td>{esc(v)}</td>"
-    return f'<td class="txt">{esc(v)}</td>'
+    return f'<td class="txt{" long" if len(str(v)) > 30 else ""}">{esc(v)}</td>'
 
 
 def table(df, caption, float_format="{:.4f}", fold=_FOLD_ROWS) -> str:
