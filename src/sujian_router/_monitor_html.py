@@ -44,7 +44,7 @@ def plot_weekly_rates(report, ax=None):
     ax.set_ylabel("share of the week's tickets")
     ax.set_title("Operator metrics per week")
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="lower left", fontsize=8, ncols=2)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     use_cjk_font(ax.get_legend().get_texts())
     return ax
 
@@ -178,7 +178,7 @@ def render_html(report) -> str:
              "in week <em>undated</em>.</p>", notes, _headline(report),
              "<h2>Week by week</h2>",
              figure(plot_weekly_rates, "Rates per week (a line is missing when the file cannot measure it)", report,
-                    figsize=(9, 4.2)),
+                    figsize=(10, 4.2)),
              table(report.weekly, "Per week", float_format="{:.3f}"),
              "<h2>Tiers</h2>", figure(plot_tier_weeks, "Share of each tier per week", report, figsize=(9, 3.6)),
              table(tiers, "Tiers per week (accuracy: lead unit right)", float_format="{:.3f}"),
@@ -193,8 +193,8 @@ def render_html(report) -> str:
                     f"{report.drift_baseline}", report, figsize=(9, 3.8)),
              figure(plot_category_mix, "Routed category mix (the largest categories; the rest as other)", report,
                     figsize=(10, 4.2)),
-             table(_top_mix(report).reset_index(), "Category mix per week (the largest categories)",
-                   float_format="{:.3f}"),
+             table(_top_mix(report).T.rename_axis("category").reset_index(),
+                   "Category mix per week (share of the week's tickets; the largest categories)", float_format="{:.3f}"),
              "<h2>Rows with a bad date</h2>",
              table(report.bad_dates, "Rows whose date is missing or unreadable (kept, in week 'undated')")]
     return page("sujian_router routing monitor", parts)
