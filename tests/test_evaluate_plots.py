@@ -28,16 +28,6 @@ def FakeModel(catalog=None, review_threshold=0.55):
     return _FakeModel(RANKS, catalog=catalog, review_threshold=review_threshold)
 
 
-@pytest.fixture(scope="module")
-def plt():
-    matplotlib = pytest.importorskip("matplotlib")
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as pyplot
-
-    yield pyplot
-    pyplot.close("all")
-
-
 @pytest.fixture(autouse=True)
 def _close_figures(plt):
     yield

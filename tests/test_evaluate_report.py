@@ -21,16 +21,6 @@ AXIS_LABELS = ("share of tickets routed automatically", "accuracy of the automat
 
 
 @pytest.fixture(scope="module")
-def plt():
-    matplotlib = pytest.importorskip("matplotlib")
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as pyplot
-
-    yield pyplot
-    pyplot.close("all")
-
-
-@pytest.fixture(scope="module")
 def routed_report(router, heldout_tickets):
     return evaluate(router, heldout_tickets.head(120))
 

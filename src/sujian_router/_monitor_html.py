@@ -28,13 +28,17 @@ def _week_axis(ax, weeks):
     ax.set_xlabel("week (its Monday)")
 
 
-def plot_weekly_rates(report, ax=None):
-    """Dispatch accuracy, automatic share (and its accuracy), re-dispatch and return rates per week."""
+def _weekly_axes(report, ax, figsize):
+    """The dated weekly rows, the Axes and the x positions of a per-week line plot."""
     weekly = _dated(report)
     if weekly.empty:
         raise ValueError("no dated week")
-    ax = new_axes(ax, figsize=(8, 4))
-    x = np.arange(len(weekly))
+    return weekly, new_axes(ax, figsize=figsize), np.arange(len(weekly))
+
+
+def plot_weekly_rates(report, ax=None):
+    """Dispatch accuracy, automatic share (and its accuracy), re-dispatch and return rates per week."""
+    weekly, ax, x = _weekly_axes(report, ax, (8, 4))
     for col, label, colour in _RATES:
         values = weekly[col].to_numpy(dtype=float)
         if not np.isnan(values).all():
@@ -84,11 +88,7 @@ def plot_unit_weeks(report, ax=None):
 
 def plot_drift(report, ax=None):
     """Out-of-vocabulary share and category drift per week."""
-    weekly = _dated(report)
-    if weekly.empty:
-        raise ValueError("no dated week")
-    ax = new_axes(ax, figsize=(8, 3.6))
-    x = np.arange(len(weekly))
+    weekly, ax, x = _weekly_axes(report, ax, (8, 3.6))
     ax.plot(x, weekly["oov_share"].to_numpy(dtype=float), marker="o", color="#8c564b",
             label="words not in the model's vocabulary (mean share per ticket)")
     ax.plot(x, weekly["category_drift"].to_numpy(dtype=float), marker="s", color="#e377c2",
