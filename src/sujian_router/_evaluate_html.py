@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ._report_html import esc, figure, page, sample_rows, table
 
-_TOP_CONFUSIONS = 50
+_TOP_CONFUSIONS = 30
 _PER_CLASS_ROWS = 300
 _BARS = 30
 _HEATMAP_LABELS = 20
@@ -109,15 +109,25 @@ def _f1_sections(report):
     return parts
 
 
+def _confused_labels(report, n):
+    """Up to ``n`` labels: those of the most frequent confusions first, then the labels with the most tickets."""
+    labels = []
+    pairs = report.top_confusions
+    for t, p in zip(pairs["true"], pairs["predicted"]):
+        labels += [x for x in (t, p) if x not in labels]
+    by_support = report.confusion.sum(axis=1).sort_values(ascending=False, kind="stable").index
+    labels += [x for x in by_support if x not in labels]
+    return labels[:n]
+
+
 def _confusion_section(report):
     from ._evaluate_plots import plot_confusion
 
-    n = min(len(report.confusion), _HEATMAP_LABELS)
-    size = max(4.5, 0.36 * n + 3.2)
+    labels = _confused_labels(report, _HEATMAP_LABELS)
+    size = max(4.5, 0.36 * len(labels) + 3.2)
     return ["<h2>Confusions</h2>",
-            figure(plot_confusion, f"Rows: true label, columns: predicted label; the {n} labels with the most "
-                   "true tickets; the diagonal is each label's recall", report,
-                   labels=report.confusion.sum(axis=1).sort_values(ascending=False, kind="stable").index[:n],
+            figure(plot_confusion, f"Rows: true label, columns: predicted label; the {len(labels)} labels of the "
+                   "most frequent confusions; the diagonal is each label's recall", report, labels=labels,
                    figsize=(size + 1.6, size)),
             table(report.top_confusions.head(_TOP_CONFUSIONS), "Most frequent confusions (true → predicted)")]
 
