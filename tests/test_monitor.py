@@ -124,9 +124,9 @@ class TestDrift:
         assert rep.category_mix.loc["baseline", "城建"] == 1.0
 
     def test_training_mix_when_the_model_carries_it(self, catalog):
-        codes = [it.code for it in catalog.items if it.category == "城建"][:1] or [catalog.items[0].code]
+        codes = [catalog.items[0].code]
         model = SimpleNamespace(classifier=None, catalog=catalog,
-                                metadata={"training_report": {"label_counts": {codes[0]: 10}}})
+                                metadata={"training": {"label_counts": {codes[0]: 10}}})
         cat = catalog.get(codes[0]).category
         rep = monitor(routed(category=[cat] * 7), router=model)
         assert rep.drift_baseline == "training data"

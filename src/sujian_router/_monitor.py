@@ -359,10 +359,11 @@ def _week_order(week):
 def _training_mix(router):
     """Category shares of the training labels when the model carries their counts, else None."""
     meta = getattr(router, "metadata", None) or {}
-    report = meta.get("training_report") or {}
-    counts = report.get("label_counts") if isinstance(report, dict) else None
-    live = getattr(router, "training_report", None)
-    counts = counts or getattr(live, "label_counts", None)
+    counts = None
+    for key in ("training", "training_report"):  # where a saved model keeps its training report
+        saved = meta.get(key)
+        counts = counts or (saved.get("label_counts") if isinstance(saved, dict) else None)
+    counts = counts or getattr(getattr(router, "training_report", None), "label_counts", None)
     catalog = getattr(router, "catalog", None)
     if not counts or catalog is None:
         return None
@@ -477,7 +478,9 @@ def monitor(data, *, router=None, tickets=None, column_mapping=None, encoding=No
         columns: see :data:`REDISPATCH_COLUMNS`.
     router : Router or str, optional
         The model (or its directory) that routed the file: its vocabulary
-        measures out-of-vocabulary text. The bundled model by default.
+        measures out-of-vocabulary text, and its training label counts
+        (``metadata["training"]["label_counts"]``), when it has them, are
+        the category baseline. The bundled model by default.
     tickets : pandas.DataFrame or str or Path, optional
         The original export of a routed file, joined on ``source_row`` (or
         ``ticket_id``) for dates, text, truth and re-dispatch columns.
