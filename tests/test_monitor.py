@@ -115,7 +115,14 @@ class TestRedispatch:
 
 
 class TestDrift:
-    def test_first_weeks_baseline(self):
+    def test_sparse_start_is_extended(self):
+        rep = monitor(ROUTED, router=BARE, baseline_weeks=1)
+        assert rep.drift_baseline == "first 2 week(s) of the file (2024-06-03 to 2024-06-10, 5 tickets)"
+
+    def test_first_weeks_baseline(self, monkeypatch):
+        from sujian_router import _monitor
+
+        monkeypatch.setattr(_monitor, "MIN_BASELINE_ROWS", 2)
         rep = monitor(ROUTED, router=BARE, baseline_weeks=1)
         assert rep.drift_baseline.startswith("first 1 week(s) of the file (2024-06-03")
         w = rep.weekly.set_index("week")

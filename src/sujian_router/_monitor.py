@@ -38,6 +38,8 @@ TRUE_UNIT_COLUMNS = ("true_unit", "department")
 _TRUE_WORDS = {"是", "有", "y", "yes", "true", "t", "已改派", "已退单"}
 _FALSE_WORDS = {"否", "无", "n", "no", "false", "f", "", "未改派", "未退单"}
 UNDATED = "undated"
+#: Fewest tickets of a category baseline taken from the file: sparse first weeks are extended.
+MIN_BASELINE_ROWS = 200
 _TOP_PAIRS = 15
 
 
@@ -375,6 +377,16 @@ def _training_mix(router):
     return pd.Series(mix) / total if total > 0 else None
 
 
+def _baseline_weeks(week, order, n_weeks):
+    """The first ``n_weeks`` dated weeks, extended week by week until they hold :data:`MIN_BASELINE_ROWS` tickets."""
+    dated = [w for w in order if w != UNDATED]
+    counts = pd.Series(week).value_counts()
+    first = dated[:n_weeks]
+    while len(first) < len(dated) and int(counts.reindex(first).sum()) < MIN_BASELINE_ROWS:
+        first.append(dated[len(first)])
+    return first
+
+
 def _category_mix(rows, order, router, baseline_weeks):
     """Weekly category shares, the baseline row, its description and each week's drift (total variation)."""
     cats = pd.Series(rows.category).replace("", "(none)")
@@ -384,11 +396,11 @@ def _category_mix(rows, order, router, baseline_weeks):
     if baseline is not None:
         label = "training data"
     else:
-        first = [w for w in order if w != UNDATED][:baseline_weeks]
+        first = _baseline_weeks(rows.week, order, baseline_weeks)
         in_first = np.isin(rows.week, first)
         baseline = cats[in_first].value_counts(normalize=True) if in_first.any() else pd.Series(dtype=float)
-        label = (f"first {len(first)} week(s) of the file ({first[0]} to {first[-1]})" if first
-                 else "nothing (no dated week)")
+        label = (f"first {len(first)} week(s) of the file ({first[0]} to {first[-1]}, {int(in_first.sum())} tickets)"
+                 if first else "nothing (no dated week)")
     columns = sorted(set(mix.columns) | set(baseline.index))
     mix = mix.reindex(columns=columns, fill_value=0.0)
     base = baseline.reindex(columns, fill_value=0.0)
@@ -491,7 +503,8 @@ def monitor(data, *, router=None, tickets=None, column_mapping=None, encoding=No
         As for :func:`read_tickets`.
     baseline_weeks : int, default 2
         Weeks that form the category baseline when the model does not
-        carry its training label counts.
+        carry its training label counts (more when they hold fewer than
+        :data:`MIN_BASELINE_ROWS` tickets).
     progress : bool, default False
         Show a progress bar while routing.
 

@@ -17,14 +17,27 @@ _RATES = (("accuracy", "dispatch accuracy (派单准确率)", "#1f77b4"),
 _TIER_COLOURS = {"auto": "#2ca02c", "suggest": "#ff7f0e", "manual": "#d62728", "review": "#d62728"}
 _HEAT_UNITS = 15
 _MIX_CATEGORIES = 8
+_MAX_WEEK_TICKS = 26
 
 
 def _dated(report):
     return report.weekly[report.weekly["week"] != UNDATED]
 
 
+def _week_ticks(ax, weeks, axis="x"):
+    """Name the weeks on an axis, at most about 26 names (a long file shows every k-th week)."""
+    weeks = list(weeks)
+    step = max(1, -(-len(weeks) // _MAX_WEEK_TICKS))
+    where = np.arange(0, len(weeks), step)
+    if axis == "x":
+        ax.set_xticks(where, [weeks[i] for i in where], rotation=45 if step == 1 else 90,
+                      ha="right" if step == 1 else "center")
+    else:
+        ax.set_yticks(where, [weeks[i] for i in where])
+
+
 def _week_axis(ax, weeks):
-    ax.set_xticks(np.arange(len(weeks)), list(weeks), rotation=45, ha="right")
+    _week_ticks(ax, weeks)
     ax.set_xlabel("week (its Monday)")
 
 
@@ -81,9 +94,11 @@ def plot_unit_weeks(report, ax=None):
     units = report.units["unit"].head(_HEAT_UNITS).tolist()
     weeks = [w for w in _dated(report)["week"]]
     grid = report.unit_weeks.pivot(index="unit", columns="week", values="accuracy").reindex(index=units, columns=weeks)
-    return heatmap(ax, grid.to_numpy(dtype=float), [short(u, 18) for u in units], weeks, normalize=True,
-                   title=f"Dispatch accuracy of the {len(units)} units with the most tickets (grey: no ticket)",
-                   xlabel="week (its Monday)", ylabel="true unit", bar_label="dispatch accuracy", cmap="RdYlGn")
+    ax = heatmap(ax, grid.to_numpy(dtype=float), [short(u, 18) for u in units], weeks, normalize=True,
+                 title=f"Dispatch accuracy of the {len(units)} units with the most tickets (grey: no ticket)",
+                 xlabel="week (its Monday)", ylabel="true unit", bar_label="dispatch accuracy", cmap="RdYlGn")
+    _week_ticks(ax, weeks)
+    return ax
 
 
 def plot_drift(report, ax=None):
@@ -124,7 +139,7 @@ def plot_category_mix(report, ax=None):
         values = mix[cat].to_numpy(dtype=float)
         ax.bar(x, values, bottom=bottom, label=short(cat, 14), color=colours[i % 10] if cat != "(other)" else "#cccccc")
         bottom += values
-    ax.set_xticks(x, list(mix.index), rotation=45, ha="right")
+    _week_ticks(ax, mix.index)
     ax.set_xlabel(f"week (its Monday); baseline: {report.drift_baseline}")
     ax.set_ylim(0, 1)
     ax.set_ylabel("share of the week's tickets")
@@ -177,7 +192,8 @@ def render_html(report) -> str:
              f'<p class="lead">{esc(report.n)} tickets; weeks start on Monday; rows with a bad date are kept '
              "in week <em>undated</em>.</p>", notes, _headline(report),
              "<h2>Week by week</h2>",
-             figure(plot_weekly_rates, "Rates per week (a line is missing when the file cannot measure it)", report,
+             figure(plot_weekly_rates, "Rates per week, for the weeks with tickets in date order (a line is missing "
+                    "when the file cannot measure it)", report,
                     figsize=(10, 4.2)),
              table(report.weekly, "Per week", float_format="{:.3f}"),
              "<h2>Tiers</h2>", figure(plot_tier_weeks, "Share of each tier per week", report, figsize=(9, 3.6)),
