@@ -232,6 +232,15 @@ class TestOutputs:
                       "tickets routed to the other unit of the pair"):
             assert label in page
 
+    def test_empty_table_says_none(self, tmp_path, monkeypatch):
+        from sujian_router import _report_html
+
+        monkeypatch.setattr(_report_html, "plots_available", lambda: False)
+        path = tmp_path / "m.html"
+        monitor(ROUTED.head(5), router=BARE).to_html(path)
+        page = path.read_text(encoding="utf-8")
+        assert "Rows whose date is missing or unreadable (kept, in week &#x27;undated&#x27;)</strong>: none." in page
+
     def test_html_without_matplotlib(self, tmp_path, monkeypatch):
         from sujian_router import _report_html
 

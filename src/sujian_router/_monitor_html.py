@@ -105,16 +105,16 @@ def plot_drift(report, ax=None):
     """Out-of-vocabulary share and category drift per week."""
     weekly, ax, x = _weekly_axes(report, ax, (8, 3.6))
     ax.plot(x, weekly["oov_share"].to_numpy(dtype=float), marker="o", color="#8c564b",
-            label="words not in the model's vocabulary (mean share per ticket)")
+            label="out-of-vocabulary words\n(mean share per ticket)")
     ax.plot(x, weekly["category_drift"].to_numpy(dtype=float), marker="s", color="#e377c2",
-            label=f"category mix distance from {report.drift_baseline} (0 = same, 1 = disjoint)")
+            label="category mix distance\nfrom the baseline\n(0 = same, 1 = disjoint)")
     _week_axis(ax, weekly["week"])
     top = np.nanmax(weekly[["oov_share", "category_drift"]].to_numpy(dtype=float), initial=0.0)
     ax.set_ylim(0, max(0.1, min(1.0, top * 1.3)))
     ax.set_ylabel("share / distance")
     ax.set_title("Drift per week")
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     return ax
 
 

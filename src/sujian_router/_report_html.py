@@ -30,7 +30,7 @@ _CSS = (
     "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right;vertical-align:top;white-space:nowrap}"
     "th{background:#f3f3f3;text-align:left}td:first-child{text-align:left}td.long{white-space:normal}"
     "caption{font-weight:bold;text-align:left;padding:.3em 0}td.txt{text-align:left;max-width:40em}"
-    "details{margin:.8em 0}summary{cursor:pointer;font-weight:bold}"
+    ".scroll{overflow-x:auto;max-width:100%}details{margin:.8em 0}summary{cursor:pointer;font-weight:bold}"
     "figure{margin:1em 0}figure svg{max-width:100%;height:auto}figcaption{color:#555;font-size:.9em}"
     ".row{display:flex;flex-wrap:wrap;gap:1.5em;align-items:flex-start}.row>figure{max-width:48%}"
 )
@@ -53,18 +53,22 @@ def table(df, caption, float_format="{:.4f}", fold=_FOLD_ROWS) -> str:
     """An HTML table of a frame (index dropped), every text escaped, NaN shown empty.
 
     A table of more than ``fold`` rows is folded into a ``<details>`` element
-    (closed; opening it needs no script).
+    (closed; opening it needs no script); a wide one scrolls sideways; an
+    empty one is the caption and "none".
 
     Examples
     --------
     >>> import pandas as pd
     >>> table(pd.DataFrame({"a": ["<b>"], "x": [float("nan")]}), "t")
-    '<table><caption>t</caption><thead><tr><th>a</th><th>x</th></tr></thead><tbody><tr><td class="txt">&lt;b&gt;</td><td></td></tr></tbody></table>'
+    '<div class="scroll"><table><caption>t</caption><thead><tr><th>a</th><th>x</th></tr></thead><tbody><tr><td class="txt">&lt;b&gt;</td><td></td></tr></tbody></table></div>'
     """
+    if df.empty:
+        return f'<p class="none"><strong>{esc(caption)}</strong>: none.</p>'
     head = "".join(f"<th>{esc(c)}</th>" for c in df.columns)
     body = "".join("<tr>" + "".join(_cell(v, float_format) for v in row) + "</tr>"
                    for row in df.itertuples(index=False))
-    out = f"<table><caption>{esc(caption)}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    out = (f'<div class="scroll"><table><caption>{esc(caption)}</caption><thead><tr>{head}</tr></thead>'
+           f"<tbody>{body}</tbody></table></div>")
     if len(df) > fold:
         return f"<details><summary>{esc(caption)}: {len(df)} rows (click to show)</summary>{out}</details>"
     return out
