@@ -67,6 +67,16 @@ class TestHtml:
         assert re.search(r"<details><summary>Per label: \d+ rows", page)
 
 
+class TestWithoutMatplotlib:
+    @pytest.mark.parametrize("method", ["plot_reliability", "plot_confusion", "plot_per_class_f1"])
+    def test_plot_methods_name_the_extra(self, routed_report, monkeypatch, method):
+        import sys
+
+        monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now fails
+        with pytest.raises(ImportError, match=r"install sujian-router\[report\]"):
+            getattr(routed_report, method)()
+
+
 class TestReliability:
     def test_table_by_hand(self):
         t = reliability_table([0.05, 0.15, 0.95, 1.0], [False, True, True, False], bins=10)

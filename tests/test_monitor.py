@@ -108,6 +108,13 @@ class TestRedispatch:
         rep = monitor(path, router=BARE, column_mapping={"转派次数": "redispatch_count"})
         assert rep.weekly.set_index("week").loc["2024-06-03", "redispatch_rate"] == pytest.approx(0.5)
 
+    def test_xlsx_export(self, tmp_path):
+        path = tmp_path / "routed.xlsx"
+        routed(退单=["是", "否", "否", "否", "否", "否", "否"]).to_excel(path, index=False)
+        rep = monitor(path, router=BARE)
+        assert rep.weekly.set_index("week").loc["2024-06-03", "return_rate"] == pytest.approx(0.5)
+        assert rep.accuracy == pytest.approx(4 / 6)
+
     def test_absent_columns_noted(self):
         rep = monitor(ROUTED, router=BARE)
         assert rep.weekly["redispatch_rate"].isna().all()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._report_html import new_axes, short, use_cjk_font
+from ._report_html import new_axes, require_matplotlib, short, use_cjk_font
 
 _PLOT_NAME_CHARS = 16
 _PLOT_CONFUSION_LABELS = 30
@@ -88,9 +88,7 @@ def heatmap(ax, matrix, row_names, col_names, *, normalize, title, xlabel, ylabe
     """Draw a matrix as a heatmap with a colour bar, named ticks and (when small) annotated cells (NaN left blank)."""
     size = max(3.5, 0.45 * len(row_names) + 2)
     ax = new_axes(ax, figsize=(size + 1, size))
-    import matplotlib
-
-    colours = matplotlib.colormaps[cmap].with_extremes(bad="#e6e6e6")
+    colours = require_matplotlib().colormaps[cmap].with_extremes(bad="#e6e6e6")
     image = ax.imshow(matrix, cmap=colours, vmin=0, vmax=1 if normalize else None, aspect="auto")
     bar = ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     bar.set_label(bar_label or ("share of the row's tickets" if normalize else "tickets"))

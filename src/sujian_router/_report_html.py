@@ -131,8 +131,18 @@ def figure(draw, caption, *args, figsize=(6.4, 4.0), **kwargs) -> str:
     return f"<figure>{svg}<figcaption>{esc(caption)}</figcaption></figure>"
 
 
+def require_matplotlib():
+    """Import matplotlib, or raise an ImportError whose one line says which extra installs it."""
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise ImportError(f"{MISSING_PLOTS} (matplotlib is not installed)", name="matplotlib") from exc
+    return matplotlib
+
+
 def new_axes(ax, figsize):
     """``ax`` itself, or the Axes of a new constrained-layout figure of ``figsize`` inches."""
+    require_matplotlib()
     if ax is not None:
         return ax
     import matplotlib.pyplot as plt
