@@ -44,6 +44,17 @@ class TestWeeks:
         assert bad["reason"].tolist() == ["missing date", "unreadable date"]
         assert bad["value"].tolist()[1] == "2024-02-30"
 
+    def test_no_model_loaded_when_nothing_needs_it(self, monkeypatch):
+        from sujian_router import _router
+
+        def refuse(*args, **kwargs):
+            raise AssertionError("a model was loaded")
+
+        monkeypatch.setattr(_router.Router, "load", staticmethod(refuse))
+        assert monitor(ROUTED).accuracy == pytest.approx(4 / 6)
+        with pytest.raises(AssertionError, match="a model was loaded"):
+            monitor(routed(text=["噪音"] * 7))
+
     def test_missing_date_column(self):
         with pytest.raises(TicketSchemaError, match=r"expected a date column 'received_at'.*found \[.*lead_department"):
             monitor(ROUTED.drop(columns="received_at"), router=BARE)

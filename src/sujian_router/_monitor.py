@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import unicodedata
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -291,8 +292,6 @@ def _routed(frame, router, when, progress):
 
 def _truth(frame, router, decisions, when):
     """True unit per row (names), and where it came from."""
-    from types import SimpleNamespace
-
     from ._evaluate import _true_units
 
     for col in TRUE_UNIT_COLUMNS:
@@ -467,7 +466,11 @@ def _confused(rows):
     return out.head(_TOP_PAIRS).reset_index(drop=True)
 
 
-def _load_router(router):
+def _load_router(router, frame):
+    """The router given, loaded from a path, or the bundled one; none is loaded when nothing needs it."""
+    needed = "lead_department" not in frame.columns or "text" in frame.columns or "label" in frame.columns
+    if router is None and not needed:  # a routed file with truth columns only: no text to measure, nothing to route
+        return SimpleNamespace(classifier=None, catalog=None, metadata={})
     if router is None or isinstance(router, (str, os.PathLike)):
         from ._router import Router
 
@@ -492,7 +495,8 @@ def monitor(data, *, router=None, tickets=None, column_mapping=None, encoding=No
         The model (or its directory) that routed the file: its vocabulary
         measures out-of-vocabulary text, and its training label counts
         (``metadata["training"]["label_counts"]``), when it has them, are
-        the category baseline. The bundled model by default.
+        the category baseline. The bundled model by default; none is
+        loaded for a routed file without text or item labels.
     tickets : pandas.DataFrame or str or Path, optional
         The original export of a routed file, joined on ``source_row`` (or
         ``ticket_id``) for dates, text, truth and re-dispatch columns.
@@ -530,7 +534,7 @@ def monitor(data, *, router=None, tickets=None, column_mapping=None, encoding=No
     if frame.empty:
         raise TicketSchemaError("monitor: the file has no rows")
     week, when, bad_dates = _weeks(frame)
-    router = _load_router(router)
+    router = _load_router(router, frame)
     rows, source, truth_source = _rows(frame, router, week, when, progress)
     return _report(frame, rows, router, source, truth_source, bad_dates, int(baseline_weeks), notes)
 
