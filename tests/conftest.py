@@ -93,3 +93,14 @@ def tiny_saved_router(catalog, tmp_path_factory):
     path = tmp_path_factory.mktemp("tiny") / "model"
     Router(clf, catalog=catalog, review_threshold=0.3).save(path)
     return path
+
+
+@pytest.fixture(scope="module")
+def plt():
+    """matplotlib.pyplot on the Agg backend (the test is skipped without matplotlib); figures closed after."""
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as pyplot
+
+    yield pyplot
+    pyplot.close("all")

@@ -37,21 +37,21 @@ def tickets():
 
 class TestMetrics:
     def test_hand_computed(self, tickets):
-        rep = evaluate(FakeModel(), tickets, k=2)
+        rep = evaluate(FakeModel(), tickets, top_k=2)
         assert rep.n == 6
         assert rep.accuracy == pytest.approx(4 / 6)
         # F1 per class: a 0.5, b 0.8, c 2/3; equal supports so weighted == macro
         assert rep.macro_f1 == pytest.approx((0.5 + 0.8 + 2 / 3) / 3)
         assert rep.weighted_f1 == pytest.approx(rep.macro_f1)
-        assert rep.top3_accuracy == pytest.approx(5 / 6)
-        assert rep.k == 2
+        assert rep.top_k_accuracy == pytest.approx(5 / 6)
+        assert rep.top_k == 2
         assert rep.department_accuracy is None  # free-label model
         assert rep.threshold == 0.55
         assert rep.automatic_share == pytest.approx(4 / 6)
         assert rep.accuracy_automatic == pytest.approx(3 / 4)
 
     def test_per_class(self, tickets):
-        pc = evaluate(FakeModel(), tickets, k=2).per_class.set_index("label")
+        pc = evaluate(FakeModel(), tickets, top_k=2).per_class.set_index("label")
         assert pc.loc["a", "precision"] == pytest.approx(0.5)
         assert pc.loc["b", "precision"] == pytest.approx(2 / 3)
         assert pc.loc["b", "recall"] == pytest.approx(1.0)
@@ -60,7 +60,7 @@ class TestMetrics:
         assert "name" not in pc.columns
 
     def test_confusion_and_top_confusions(self, tickets):
-        rep = evaluate(FakeModel(), tickets, k=2)
+        rep = evaluate(FakeModel(), tickets, top_k=2)
         assert rep.confusion.to_numpy().tolist() == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]
         assert list(rep.confusion.index) == ["a", "b", "c"]
         assert rep.top_confusions.to_dict("records") == [
@@ -69,13 +69,13 @@ class TestMetrics:
         ]
 
     def test_worst_errors_most_confident_first(self, tickets):
-        worst = evaluate(FakeModel(), tickets, k=2).worst_errors
+        worst = evaluate(FakeModel(), tickets, top_k=2).worst_errors
         assert worst["source_row"].tolist() == [3, 6]
         assert worst["predicted"].tolist() == ["b", "a"]
         assert worst["confidence"].tolist() == [0.8, 0.5]
 
     def test_department_accuracy_with_catalog(self, tickets):
-        rep = evaluate(FakeModel(catalog=FakeCatalog()), tickets, k=2)
+        rep = evaluate(FakeModel(catalog=FakeCatalog()), tickets, top_k=2)
         # only t5 (true c, predicted a) changes lead department
         assert rep.department_accuracy == pytest.approx(5 / 6)
         assert rep.n_unknown_labels == 0
@@ -83,20 +83,20 @@ class TestMetrics:
 
     def test_unknown_true_labels_counted_separately(self, tickets):
         tickets = tickets.assign(label=["a", "a", "b", "b", "zz", "c"])
-        rep = evaluate(FakeModel(catalog=FakeCatalog()), tickets, k=2)
+        rep = evaluate(FakeModel(catalog=FakeCatalog()), tickets, top_k=2)
         assert rep.n_unknown_labels == 1
         assert rep.department_accuracy == pytest.approx(5 / 5)
 
     @pytest.mark.parametrize("threshold, share, acc", [(0.0, 1.0, 4 / 6), (0.85, 1 / 6, 1.0), (0.95, 0.0, None)])
     def test_threshold_share(self, tickets, threshold, share, acc):
-        rep = evaluate(FakeModel(review_threshold=threshold), tickets, k=2)
+        rep = evaluate(FakeModel(review_threshold=threshold), tickets, top_k=2)
         assert rep.automatic_share == pytest.approx(share)
         assert rep.accuracy_automatic == (None if acc is None else pytest.approx(acc))
 
     def test_target_accuracy_suggests_threshold(self, tickets):
-        rep = evaluate(FakeModel(), tickets, k=2, target_accuracy=1.0)
+        rep = evaluate(FakeModel(), tickets, top_k=2, target_accuracy=1.0)
         assert rep.suggested_threshold == 0.9
-        assert evaluate(FakeModel(), tickets, k=2).suggested_threshold is None
+        assert evaluate(FakeModel(), tickets, top_k=2).suggested_threshold is None
 
     @pytest.mark.parametrize(
         "frame, match",
@@ -175,25 +175,25 @@ class TestChooseThreshold:
 
 
 class TestReportOutput:
-    REQUIRED = {"macro_f1", "accuracy", "top3_accuracy", "n", "department_accuracy", "threshold",
+    REQUIRED = {"macro_f1", "accuracy", "top_k_accuracy", "n", "department_accuracy", "threshold",
                 "automatic_share", "accuracy_automatic"}
 
     def test_to_dict_flat_and_json(self, tickets):
-        d = evaluate(FakeModel(catalog=FakeCatalog()), tickets, k=2).to_dict()
+        d = evaluate(FakeModel(catalog=FakeCatalog()), tickets, top_k=2).to_dict()
         assert self.REQUIRED <= set(d)
         assert all(v is None or isinstance(v, (int, float)) for v in d.values())
         assert json.loads(json.dumps(d)) == d
         assert d["macro_f1"] == pytest.approx(0.6556, abs=1e-4)
 
     def test_summary(self, tickets):
-        text = evaluate(FakeModel(), tickets, k=2).summary()
+        text = evaluate(FakeModel(), tickets, top_k=2).summary()
         assert "macro F1" in text and "0.6556" in text
         assert "top-2 accuracy" in text and "0.8333" in text
 
     def test_to_html_escapes_and_masks(self, tmp_path):
         ranks = {**RANKS, "<script>alert(1)</script> 电话13812345678": (("b", "a"), 0.99)}
         df = pd.DataFrame({"text": ["t1", "<script>alert(1)</script> 电话13812345678"], "label": ["a", "a"]})
-        rep = evaluate(_FakeModel(ranks, catalog=FakeCatalog()), df, k=2)
+        rep = evaluate(_FakeModel(ranks, catalog=FakeCatalog()), df, top_k=2)
         out = tmp_path / "report.html"
         rep.to_html(out)
         page = out.read_text(encoding="utf-8")
@@ -204,7 +204,7 @@ class TestReportOutput:
         assert "Most confident errors" in page and "<svg" in page
 
     def test_report_is_frozen(self, tickets):
-        rep = evaluate(FakeModel(), tickets, k=2)
+        rep = evaluate(FakeModel(), tickets, top_k=2)
         assert isinstance(rep, EvaluationReport)
         with pytest.raises(AttributeError):
             rep.accuracy = 1.0

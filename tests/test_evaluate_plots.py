@@ -28,16 +28,6 @@ def FakeModel(catalog=None, review_threshold=0.55):
     return _FakeModel(RANKS, catalog=catalog, review_threshold=review_threshold)
 
 
-@pytest.fixture(scope="module")
-def plt():
-    matplotlib = pytest.importorskip("matplotlib")
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as pyplot
-
-    yield pyplot
-    pyplot.close("all")
-
-
 @pytest.fixture(autouse=True)
 def _close_figures(plt):
     yield
@@ -47,13 +37,13 @@ def _close_figures(plt):
 @pytest.fixture
 def report():
     tickets = pd.DataFrame({"text": list(RANKS), "label": TRUTH})
-    return evaluate(FakeModel(), tickets, k=2)
+    return evaluate(FakeModel(), tickets, top_k=2)
 
 
 @pytest.fixture
 def named_report():
     tickets = pd.DataFrame({"text": list(RANKS), "label": TRUTH})
-    return evaluate(FakeModel(catalog=FakeCatalog()), tickets, k=2)
+    return evaluate(FakeModel(catalog=FakeCatalog()), tickets, top_k=2)
 
 
 class TestPerClassF1:
@@ -125,7 +115,7 @@ class TestCoverage:
 
     def test_no_point_when_nothing_is_automatic(self, plt):
         tickets = pd.DataFrame({"text": list(RANKS), "label": TRUTH})
-        rep = evaluate(FakeModel(review_threshold=0.95), tickets, k=2)
+        rep = evaluate(FakeModel(review_threshold=0.95), tickets, top_k=2)
         ax = rep.plot_coverage()
         assert len(ax.lines) == 1
         assert len(ax.lines[0].get_xdata()) == len(rep.coverage) == 7
@@ -134,9 +124,9 @@ class TestCoverage:
 class TestChineseFont:
     @pytest.mark.parametrize("family, expected", [("DejaVu Sans", ["DejaVu Sans", "sans-serif"]), (None, None)])
     def test_chinese_ticks_get_cjk_font_when_installed(self, plt, named_report, monkeypatch, family, expected):
-        from sujian_router import _evaluate
+        from sujian_router import _report_html
 
-        monkeypatch.setattr(_evaluate, "_cjk_family", lambda: family)
+        monkeypatch.setattr(_report_html, "cjk_family", lambda: family)
         ax = named_report.plot_confusion()
         chinese = [t for t in ax.get_yticklabels() if not t.get_text().isascii()]
         assert len(chinese) == 3

@@ -42,6 +42,8 @@ _LAZY = {
     "load_catalog": "._catalog",
     "load_rules": "._rules",
     "find_hotspots": "._hotspots",
+    "monitor": "._monitor",
+    "MonitorReport": "._monitor",
 }
 
 #: Documented public submodules, imported on first attribute access (``sujian_router.catalog``).

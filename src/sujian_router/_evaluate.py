@@ -9,28 +9,24 @@ accuracy, and :func:`evaluate` puts everything into an :class:`EvaluationReport`
 
 from __future__ import annotations
 
-import html
-import json
 import math
-from dataclasses import dataclass
+import os
+import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from .exceptions import TicketSchemaError
 
-__all__ = ["EvaluationReport", "choose_suggest_threshold", "choose_threshold", "coverage_curve", "evaluate",
-           "tier_summary", "unit_outcomes"]
+__all__ = ["EvaluationReport", "RankMetrics", "TierOutcomes", "choose_suggest_threshold", "choose_threshold",
+           "coverage_curve", "evaluate", "rank_metrics", "reliability_table", "tier_outcomes", "tier_summary",
+           "unit_outcomes"]
 
 _WORST_ERRORS = 20
-_TOP_CONFUSIONS = 50
-_FULL_CONFUSION_HTML = 30
 _TEXT_CHARS = 200
-_PLOT_NAME_CHARS = 16
-_PLOT_CONFUSION_LABELS = 30
-_PLOT_ANNOTATE_CELLS = 12
-_CJK_FONTS = ("Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
-              "SimHei", "Microsoft YaHei", "PingFang SC", "Heiti SC", "Arial Unicode MS")
+_RELIABILITY_BINS = 10
+_SHOWN_UNITS = 3
 
 
 def _as_arrays(confidence, correct):
@@ -188,44 +184,20 @@ def choose_suggest_threshold(confidence, in_top, *, auto, target_accuracy=0.9) -
     return float(auto) if good.empty else float(good["threshold"].iloc[0])
 
 
-def unit_outcomes(router, tickets, *, n_shown=3):
-    """Route labelled tickets and compare each decision's units with the true item's lead unit.
-
-    The true unit is the lead unit the router's rules give the true item for
-    the same text and jurisdiction, so a wrong item that names the right unit
-    counts as right.
-
-    Parameters
-    ----------
-    router : Router
-        A router with a catalog.
-    tickets : pandas.DataFrame
-        ``text`` and ``label`` (item codes) columns; ``district``, ``street``,
-        ``received_at`` and ``location`` are used when present.
-    n_shown : int, default 3
-        Units shown in the ``suggest`` tier.
-
-    Returns
-    -------
-    decisions : list of RoutingDecision
-    correct : ndarray of bool
-        The decision's lead unit is the true unit.
-    in_top : ndarray of bool
-        The true unit is among the first ``n_shown`` unit candidates.
-    """
+def _true_units(router, tickets, decisions):
+    """The lead unit the router's rules give each true item for the same text and place (None: unknown item)."""
     from ._text import prepare_text
 
-    decisions = router.route_many(tickets, explain=False, received_at="2024-06-12 10:00")
     catalog = router.catalog
     locations = tickets["location"].tolist() if "location" in tickets.columns else [None] * len(tickets)
-    truth = []
+    out = []
     for text, label, d, loc in zip(tickets["text"].tolist(), tickets["label"].tolist(), decisions, locations):
         if not isinstance(text, str) or label not in catalog:
-            truth.append(None)
+            out.append(None)
             continue
         ctx = (d.district, d.street, d.received_at, loc)
-        truth.append(router._resolve(catalog.get(label), prepare_text(text).text, ctx)["lead_department"])
-    return decisions, *_unit_hits(decisions, [() if t is None else (t,) for t in truth], n_shown)
+        out.append(router._resolve(catalog.get(label), prepare_text(text).text, ctx)["lead_department"])
+    return out
 
 
 def _unit_hits(decisions, accepted, n_shown):
@@ -236,7 +208,120 @@ def _unit_hits(decisions, accepted, n_shown):
     return correct, in_top
 
 
-def tier_summary(decisions, accepted_units, *, n_shown=3) -> pd.DataFrame:
+@dataclass(frozen=True, eq=False)
+class TierOutcomes:
+    """Each routed ticket's unit outcome: the step behind the tier table, unit accuracy and per-unit F1.
+
+    ``train`` calls :func:`tier_outcomes` on validation rows to choose the
+    tier thresholds; :func:`evaluate` calls it on test rows.
+
+    Attributes
+    ----------
+    decisions : tuple of RoutingDecision
+    true_units, predicted_units : tuple of str or None
+        The true item's lead unit and the decision's lead unit (for a
+        free-label model: the true and the predicted label).
+    correct : numpy.ndarray of bool
+        The decision's unit is the true unit.
+    in_top : numpy.ndarray of bool
+        The true unit is among the units shown to a dispatcher.
+    unit_confidence : numpy.ndarray of float
+    """
+
+    decisions: tuple
+    true_units: tuple
+    predicted_units: tuple
+    correct: np.ndarray
+    in_top: np.ndarray
+    unit_confidence: np.ndarray
+
+    @property
+    def accuracy(self) -> float:
+        """Share of decisions naming the true unit (NaN without decisions)."""
+        return float(self.correct.mean()) if self.correct.size else float("nan")
+
+    def table(self, thresholds=None) -> pd.DataFrame:
+        """:func:`tier_summary`-style table; tiers re-decided with ``thresholds`` (a TierThresholds) when given."""
+        if thresholds is None:
+            tiers = np.array([d.tier for d in self.decisions], dtype=object)
+        else:
+            tiers = np.array([thresholds.tier_for(c) for c in self.unit_confidence], dtype=object)
+        return _tier_frame(tiers, self.correct, self.in_top)
+
+    def coverage(self) -> pd.DataFrame:
+        """:func:`coverage_curve` of the unit confidence against unit correctness."""
+        return coverage_curve(self.unit_confidence, self.correct)
+
+    def per_unit(self) -> pd.DataFrame:
+        """Precision, recall, F1 and support of each unit (tickets with an unknown true unit left out)."""
+        known = [i for i, t in enumerate(self.true_units) if t is not None]
+        truth = np.array([self.true_units[i] for i in known], dtype=object)
+        pred = np.array([self.predicted_units[i] or "(none)" for i in known], dtype=object)
+        return _f1_table(truth, pred, "unit")
+
+    def to_dict(self) -> dict:
+        """Counts and accuracy as a JSON-ready dict."""
+        return {"n": len(self.decisions), "unit_accuracy": _opt(self.accuracy),
+                "n_unknown_truth": sum(t is None for t in self.true_units)}
+
+
+def tier_outcomes(router, tickets, *, n_shown=_SHOWN_UNITS, received_at="2024-06-12 10:00") -> TierOutcomes:
+    """Route labelled tickets and compare each decision's unit with the true one.
+
+    With a catalog the true unit is the lead unit the router's rules give the
+    true item for the same text and jurisdiction, so a wrong item that names
+    the right unit counts as right; a free-label model is right when it names
+    the label.
+
+    Parameters
+    ----------
+    router : Router
+    tickets : pandas.DataFrame
+        ``text`` and ``label`` columns; ``district``, ``street``,
+        ``received_at`` and ``location`` are used when present.
+    n_shown : int, default 3
+        Units shown in the ``suggest`` tier.
+    received_at : str, optional
+        Reception time of tickets without one (deadlines do not affect units).
+
+    Returns
+    -------
+    TierOutcomes
+    """
+    decisions = router.route_many(tickets, explain=False, received_at=received_at)
+    truth = tickets["label"].tolist()
+    if getattr(router, "catalog", None) is not None:
+        true_units = _true_units(router, tickets, decisions)
+        predicted = [d.lead_department for d in decisions]
+        correct, in_top = _unit_hits(decisions, [() if t is None else (t,) for t in true_units], n_shown)
+    else:  # free labels: the label is the answer
+        true_units = [t if isinstance(t, str) and t else None for t in truth]
+        predicted = [d.item_code for d in decisions]
+        correct = np.array([p == t for p, t in zip(predicted, truth)], dtype=bool)
+        in_top = np.array([t in [c.code for c in d.candidates[:n_shown]] for d, t in zip(decisions, truth)],
+                          dtype=bool)
+    conf = np.array([d.unit_confidence for d in decisions], dtype=float)
+    return TierOutcomes(tuple(decisions), tuple(true_units), tuple(predicted), correct, in_top, conf)
+
+
+def unit_outcomes(router, tickets, *, n_shown=_SHOWN_UNITS):
+    """Route labelled tickets and compare each decision's units with the true item's lead unit.
+
+    The tuple form of :func:`tier_outcomes` (for callers that unpack it).
+
+    Returns
+    -------
+    decisions : list of RoutingDecision
+    correct : ndarray of bool
+        The decision's lead unit is the true unit.
+    in_top : ndarray of bool
+        The true unit is among the first ``n_shown`` unit candidates.
+    """
+    out = tier_outcomes(router, tickets, n_shown=n_shown)
+    return list(out.decisions), out.correct, out.in_top
+
+
+def tier_summary(decisions, accepted_units, *, n_shown=_SHOWN_UNITS) -> pd.DataFrame:
     """Share and accuracy of each tier for decisions with known acceptable lead units.
 
     Parameters
@@ -276,10 +361,10 @@ def tier_summary(decisions, accepted_units, *, n_shown=3) -> pd.DataFrame:
 
 
 def _tier_frame(tiers, correct, in_top):
-    rows = []
-    n = len(tiers)
     from ._decision import TIERS
 
+    rows = []
+    n = len(tiers)
     for name in (*TIERS, "all"):
         m = np.ones(n, dtype=bool) if name == "all" else tiers == name
         k = int(m.sum())
@@ -287,6 +372,148 @@ def _tier_frame(tiers, correct, in_top):
                      "accuracy": float(correct[m].mean()) if k else float("nan"),
                      "accuracy_top": float(in_top[m].mean()) if k else float("nan")})
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True, eq=False)
+class RankMetrics:
+    """Top-1 and top-k outcomes of ranked labels against the truth: the step :func:`evaluate` and ``train`` share.
+
+    Attributes
+    ----------
+    top_k : int
+    threshold : float
+        Confidence at or above which a ticket counts as routed automatically.
+    predicted : numpy.ndarray of object
+    confidence : numpy.ndarray of float
+    correct, in_top_k : numpy.ndarray of bool
+    """
+
+    top_k: int
+    threshold: float
+    predicted: np.ndarray
+    confidence: np.ndarray
+    correct: np.ndarray
+    in_top_k: np.ndarray
+
+    @property
+    def accuracy(self) -> float:
+        """Top-1 accuracy."""
+        return float(self.correct.mean())
+
+    @property
+    def top_k_accuracy(self) -> float:
+        """Share of tickets whose true label is among the first ``top_k``."""
+        return float(self.in_top_k.mean())
+
+    @property
+    def automatic_share(self) -> float:
+        """Share of tickets with ``confidence >= threshold``."""
+        return float((self.confidence >= self.threshold).mean())
+
+    @property
+    def accuracy_automatic(self):
+        """Accuracy of the automatic share (None when it is empty)."""
+        auto = self.confidence >= self.threshold
+        return float(self.correct[auto].mean()) if auto.any() else None
+
+    def to_dict(self, prefix="") -> dict:
+        """The four figures as a JSON-ready dict, keys prefixed with ``prefix`` (e.g. ``"val_"``)."""
+        return {f"{prefix}accuracy": self.accuracy, f"{prefix}top_k_accuracy": self.top_k_accuracy,
+                f"{prefix}automatic_share": self.automatic_share,
+                f"{prefix}accuracy_automatic": self.accuracy_automatic}
+
+
+def rank_metrics(labels, probs, truth, *, threshold=0.0) -> RankMetrics:
+    """Compare ranked labels with the truth.
+
+    Parameters
+    ----------
+    labels : array-like of shape (n, k)
+        Ranked labels per ticket, best first.
+    probs : array-like of shape (n, k)
+        Their probabilities.
+    truth : array-like of shape (n,)
+    threshold : float, default 0.0
+        Review threshold on the top-1 probability.
+
+    Returns
+    -------
+    RankMetrics
+
+    Examples
+    --------
+    >>> m = rank_metrics([["a", "b"], ["a", "b"]], [[0.9, 0.1], [0.6, 0.4]], ["a", "b"], threshold=0.7)
+    >>> m.accuracy, m.top_k_accuracy, m.automatic_share, m.accuracy_automatic
+    (0.5, 1.0, 0.5, 1.0)
+    """
+    labels = np.asarray(labels, dtype=object)
+    probs = np.asarray(probs, dtype=float)
+    truth = np.asarray(truth, dtype=object)
+    if labels.ndim != 2 or probs.shape != labels.shape or labels.shape[0] != truth.shape[0]:
+        raise ValueError(f"rank_metrics: labels {labels.shape} and probs {probs.shape} "
+                         f"must be (n, k) for {truth.shape[0]} true labels")
+    pred = labels[:, 0].astype(str).astype(object)
+    return RankMetrics(top_k=int(labels.shape[1]), threshold=float(threshold), predicted=pred,
+                       confidence=probs[:, 0], correct=pred == truth,
+                       in_top_k=(labels == truth[:, None]).any(axis=1))
+
+
+def reliability_table(confidence, correct, *, bins=_RELIABILITY_BINS) -> pd.DataFrame:
+    """Accuracy against mean confidence in equal-width confidence bins (a reliability diagram's data).
+
+    Parameters
+    ----------
+    confidence, correct : array-like
+        As in :func:`coverage_curve`.
+    bins : int, default 10
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``lower``, ``upper``, ``n``, ``mean_confidence`` and ``accuracy``
+        per bin (NaN for an empty bin); the last bin includes 1.0.
+
+    Examples
+    --------
+    >>> t = reliability_table([0.15, 0.95, 0.9, 0.92], [False, True, True, False], bins=2)
+    >>> t[["n", "accuracy"]].to_dict("list")
+    {'n': [1, 3], 'accuracy': [0.0, 0.6666666666666666]}
+    """
+    conf, ok = _as_arrays(confidence, correct)
+    bins = int(bins)
+    if bins < 1:
+        raise ValueError(f"bins must be at least 1, got {bins}")
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.searchsorted(edges, conf, side="right") - 1, 0, bins - 1)
+    n = np.bincount(which, minlength=bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_conf = np.bincount(which, weights=conf, minlength=bins) / n
+        acc = np.bincount(which, weights=ok.astype(float), minlength=bins) / n
+    return pd.DataFrame({"lower": edges[:-1], "upper": edges[1:], "n": n.astype("int64"),
+                         "mean_confidence": mean_conf, "accuracy": acc})
+
+
+def _calibration_error(table):
+    """Expected calibration error: the ticket-weighted mean gap between confidence and accuracy."""
+    used = table[table["n"] > 0]
+    if used.empty:
+        return None
+    gap = (used["accuracy"] - used["mean_confidence"]).abs()
+    return float((gap * used["n"]).sum() / used["n"].sum())
+
+
+def _f1_table(truth, pred, key):
+    """Precision, recall, F1 and support of every value present in truth or prediction, most support first."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    present = np.array(sorted(set(truth) | set(pred)), dtype=object)
+    if not present.size:
+        return pd.DataFrame({key: pd.Series([], dtype=str), "precision": [], "recall": [], "f1": [],
+                             "support": pd.Series([], dtype="int64")})
+    p, r, f, s = precision_recall_fscore_support(truth, pred, labels=present, average=None, zero_division=0)
+    table = pd.DataFrame({key: present.astype(str), "precision": p, "recall": r, "f1": f,
+                          "support": s.astype("int64")})
+    return table.sort_values(["support", key], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 
 def _mask(text):
@@ -313,11 +540,10 @@ class EvaluationReport:
         Tickets evaluated.
     accuracy, macro_f1, weighted_f1 : float
         Top-1 metrics; F1 averages over the labels present in truth or prediction.
-    top3_accuracy : float
-        Share of tickets whose true label is among the top ``k`` candidates
-        (the name keeps the default ``k=3``).
-    k : int
-        The ``k`` used for ``top3_accuracy``.
+    top_k_accuracy : float
+        Share of tickets whose true label is among the first ``top_k`` candidates.
+    top_k : int
+        The candidate count used for ``top_k_accuracy``.
     department_accuracy : float or None
         Share of tickets (with a true label known to the catalog) whose
         predicted item has the same lead department role as the true item.
@@ -357,14 +583,19 @@ class EvaluationReport:
         shown) for ``auto``, ``suggest``, ``manual`` and ``all``.
     unit_coverage : pandas.DataFrame or None
         :func:`coverage_curve` of the unit confidence against unit correctness.
+    reliability : pandas.DataFrame or None
+        :func:`reliability_table` of the top-1 confidence.
+    per_unit : pandas.DataFrame or None
+        ``unit``, ``precision``, ``recall``, ``f1``, ``support`` of the lead
+        unit (None when the model cannot route).
     """
 
     n: int
     accuracy: float
     macro_f1: float
     weighted_f1: float
-    top3_accuracy: float
-    k: int
+    top_k_accuracy: float
+    top_k: int
     department_accuracy: float | None
     n_unknown_labels: int
     per_class: pd.DataFrame
@@ -380,9 +611,29 @@ class EvaluationReport:
     unit_accuracy: float | None = None
     tiers: pd.DataFrame | None = None
     unit_coverage: pd.DataFrame | None = None
+    reliability: pd.DataFrame | None = None
+    per_unit: pd.DataFrame | None = field(default=None)
+
+    @property
+    def top3_accuracy(self) -> float:
+        """The former name of :attr:`top_k_accuracy` (whatever ``top_k`` was)."""
+        return self.top_k_accuracy
+
+    @property
+    def k(self) -> int:
+        """The former name of :attr:`top_k`."""
+        return self.top_k
+
+    @property
+    def expected_calibration_error(self):
+        """Ticket-weighted mean gap between confidence and accuracy over the reliability bins (None without)."""
+        return None if self.reliability is None else _calibration_error(self.reliability)
 
     def to_dict(self) -> dict:
         """Return the scalar metrics as a flat, JSON-serialisable dict.
+
+        ``top3_accuracy`` repeats ``top_k_accuracy`` when ``top_k`` is 3 (its
+        former name).
 
         Examples
         --------
@@ -394,18 +645,17 @@ class EvaluationReport:
         ...         lab = np.array([["a", "b"]] * len(texts), dtype=object)
         ...         return lab, np.tile([0.8, 0.2], (len(texts), 1))
         >>> import pandas as pd
-        >>> r = evaluate(Fake(), pd.DataFrame({"text": ["x", "y"], "label": ["a", "b"]}), k=2)
+        >>> r = evaluate(Fake(), pd.DataFrame({"text": ["x", "y"], "label": ["a", "b"]}), top_k=2)
         >>> d = r.to_dict()
-        >>> d["accuracy"], d["top3_accuracy"], d["automatic_share"]
-        (0.5, 1.0, 1.0)
+        >>> d["accuracy"], d["top_k_accuracy"], d["top_k"], d["automatic_share"]
+        (0.5, 1.0, 2, 1.0)
         """
-        out = {
-            "n": int(self.n),
-            "accuracy": float(self.accuracy),
-            "macro_f1": float(self.macro_f1),
-            "weighted_f1": float(self.weighted_f1),
-            "top3_accuracy": float(self.top3_accuracy),
-            "k": int(self.k),
+        out = {"n": int(self.n), "accuracy": float(self.accuracy), "macro_f1": float(self.macro_f1),
+               "weighted_f1": float(self.weighted_f1), "top_k_accuracy": float(self.top_k_accuracy),
+               "top_k": int(self.top_k)}
+        if self.top_k == 3:
+            out["top3_accuracy"] = float(self.top_k_accuracy)
+        out.update({
             "department_accuracy": _opt(self.department_accuracy),
             "n_unknown_labels": int(self.n_unknown_labels),
             "n_labels": int(len(self.per_class)),
@@ -414,7 +664,8 @@ class EvaluationReport:
             "accuracy_automatic": _opt(self.accuracy_automatic),
             "target_accuracy": _opt(self.target_accuracy),
             "suggested_threshold": _opt(self.suggested_threshold),
-        }
+            "expected_calibration_error": _opt(self.expected_calibration_error),
+        })
         if self.tiers is not None:
             out["unit_accuracy"] = _opt(self.unit_accuracy)
             for row in self.tiers.to_dict("records"):
@@ -433,48 +684,32 @@ class EvaluationReport:
             ``{"tiers": [...], "unit_curve": [...]}``; each curve point has
             ``threshold``, ``automatic_share`` and ``accuracy_automatic``.
         """
+        from ._report_html import sample_rows
+
         if self.tiers is None:
             return {"tiers": [], "unit_curve": []}
         tiers = [{k: (_opt(v) if isinstance(v, float) else v) for k, v in r.items()}
                  for r in self.tiers.to_dict("records")]
-        curve = _coverage_sample(self.unit_coverage)[["threshold", "automatic_share", "accuracy_automatic"]]
+        curve = sample_rows(self.unit_coverage)[["threshold", "automatic_share", "accuracy_automatic"]]
         return {"tiers": tiers, "unit_curve": [{k: float(v) for k, v in r.items()} for r in curve.to_dict("records")]}
+
+    def summary_rows(self) -> list:
+        """``(name, value, meaning)`` rows of the headline figures, shared by :meth:`summary` and the HTML report."""
+        from ._evaluate_html import summary_rows
+
+        return summary_rows(self)
 
     def summary(self) -> str:
         """A short plain-text table of the main figures."""
-
-        def fmt(x):
-            return "n/a" if x is None else f"{x:.4f}"
-
-        rows = [
-            ("tickets", str(self.n)),
-            ("labels", str(len(self.per_class))),
-            ("accuracy", fmt(self.accuracy)),
-            ("macro F1", fmt(self.macro_f1)),
-            ("weighted F1", fmt(self.weighted_f1)),
-            (f"top-{self.k} accuracy", fmt(self.top3_accuracy)),
-            ("department accuracy", fmt(self.department_accuracy)),
-            ("review threshold", f"{self.threshold:.4f}"),
-            ("routed automatically", fmt(self.automatic_share)),
-            ("accuracy of automatic", fmt(self.accuracy_automatic)),
-        ]
-        if self.n_unknown_labels:
-            rows.append(("labels not in catalog", str(self.n_unknown_labels)))
-        if self.tiers is not None:
-            rows.append(("unit accuracy", fmt(self.unit_accuracy)))
-            for r in self.tiers.to_dict("records"):
-                if r["tier"] != "all":
-                    rows.append((f"tier {r['tier']}: share / accuracy / top-3",
-                                 " / ".join(fmt(_opt(r[c])) for c in ("share", "accuracy", "accuracy_top"))))
-        if self.suggested_threshold is not None:
-            rows.append(
-                (f"threshold for {self.target_accuracy:.0%} accuracy", f"{self.suggested_threshold:.4f}")
-            )
+        rows = self.summary_rows()
         width = max(len(r[0]) for r in rows)
-        return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+        return "\n".join(f"{name:<{width}}  {value}" for name, value, _ in rows)
 
     def to_html(self, path) -> None:
-        """Write a self-contained HTML report (no scripts; every text escaped).
+        """Write a self-contained HTML report (no scripts; every text escaped; plots as inline SVG).
+
+        Plots need the ``report`` extra (matplotlib); without it the page
+        says so in one line and still shows every table.
 
         Parameters
         ----------
@@ -483,56 +718,11 @@ class EvaluationReport:
         """
         from pathlib import Path
 
-        esc = html.escape
-        parts = [
-            "<!DOCTYPE html>",
-            '<html lang="zh"><head><meta charset="utf-8">',
-            "<title>sujian_router evaluation report</title>",
-            "<style>body{font-family:sans-serif;margin:2em;max-width:70em}"
-            "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;"
-            "padding:2px 6px;text-align:right}td:first-child,th:first-child{text-align:left}"
-            "caption{font-weight:bold;text-align:left}.txt{text-align:left;max-width:40em}</style>",
-            "</head><body>",
-            "<h1>Evaluation report</h1>",
-            f"<pre>{esc(self.summary())}</pre>",
-        ]
-        metrics = pd.DataFrame(
-            [(k, "" if v is None else v) for k, v in self.to_dict().items()],
-            columns=["metric", "value"],
-        )
-        parts.append(_table(metrics, "Metrics"))
-        if self.tiers is not None:
-            parts.append(_table(self.tiers, "Tiers (accuracy: lead unit right; accuracy_top: among the three shown)"))
-        parts.append("<h2>Coverage: automatic routing versus accuracy</h2>")
-        parts.append(_coverage_svg(self.coverage, self.threshold))
-        parts.append(_table(_coverage_sample(self.coverage), "Coverage at selected thresholds"))
-        per_class = self.per_class
-        caption = "Per class"
-        if len(per_class) > 300:
-            per_class = per_class.head(300)
-            caption = f"Per class (300 most frequent of {len(self.per_class)})"
-        parts.append(_table(per_class, caption, float_format="{:.3f}"))
-        if 0 < len(self.confusion) <= _FULL_CONFUSION_HTML:
-            parts.append(_table(self.confusion.reset_index(), "Confusion matrix (rows: true)"))
-        parts.append(_table(self.top_confusions.head(_TOP_CONFUSIONS), "Most frequent confusions"))
-        parts.append(_table(self.worst_errors, "Most confident errors (personal data masked)"))
-        parts.append("</body></html>")
-        Path(path).write_text("\n".join(parts), encoding="utf-8")
+        from ._evaluate_html import render_html
 
-    # -- plots (matplotlib is imported only here) --------------------------------
+        Path(path).write_text(render_html(self), encoding="utf-8")
 
-    def _class_names(self, codes):
-        """Axis labels for label codes: ``code name`` when the report has item names."""
-        names = {}
-        if "name" in self.per_class.columns:
-            names = dict(zip(self.per_class["label"], self.per_class["name"]))
-        out = []
-        for code in codes:
-            name = names.get(code) or ""
-            if len(name) > _PLOT_NAME_CHARS:
-                name = name[: _PLOT_NAME_CHARS - 1] + "…"
-            out.append(f"{code} {name}" if name and name != code else str(code))
-        return out
+    # -- plots (matplotlib is imported only in _evaluate_plots) --------------------
 
     def plot_per_class_f1(self, ax=None, top=None):
         """Horizontal bars of the F1 score of each label, most frequent label on top.
@@ -566,24 +756,31 @@ class EvaluationReport:
         [0.8, 0.0]
         >>> import matplotlib.pyplot as plt; plt.close("all")
         """
-        table = self.per_class
-        if top is not None:
-            top = int(top)
-            if top < 1:
-                raise ValueError(f"top must be at least 1, got {top}")
-            table = table.head(top)
-        ax = _axes(ax, figsize=(7, max(2.5, 0.28 * len(table) + 1.2)))
-        y = np.arange(len(table))
-        ax.barh(y, table["f1"].to_numpy(dtype=float), color="#1f77b4")
-        ax.set_yticks(y, self._class_names(table["label"].tolist()))
-        _use_cjk_font(ax.get_yticklabels())
-        ax.invert_yaxis()
-        ax.set_xlim(0, 1)
-        ax.set_xlabel("F1")
-        shown = f"{len(table)} of {len(self.per_class)}" if len(table) < len(self.per_class) else str(len(table))
-        ax.set_title(f"F1 per label ({shown} labels, macro F1 {self.macro_f1:.3f})")
-        ax.axvline(self.macro_f1, color="#d62728", linestyle="--", linewidth=1)
-        return ax
+        from ._evaluate_plots import plot_per_class_f1
+
+        return plot_per_class_f1(self, ax=ax, top=top)
+
+    def plot_per_unit_f1(self, ax=None, top=30):
+        """Horizontal bars of the F1 score of each lead unit, most frequent unit on top.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+        top : int, default 30
+            Units shown.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+
+        Raises
+        ------
+        ValueError
+            The report has no unit figures (the model cannot route).
+        """
+        from ._evaluate_plots import plot_per_unit_f1
+
+        return plot_per_unit_f1(self, ax=ax, top=top)
 
     def plot_confusion(self, ax=None, labels=None, normalize=True):
         """Heatmap of the confusion matrix, rows = true label, columns = predicted.
@@ -610,53 +807,15 @@ class EvaluationReport:
         ValueError
             A label is not in the report's confusion matrix.
         """
-        conf = self.confusion
-        if labels is None:
-            order = conf.sum(axis=1).sort_values(ascending=False, kind="stable")
-            labels = order.index[:_PLOT_CONFUSION_LABELS].tolist()
-        else:
-            labels = [str(x) for x in labels]
-            unknown = [x for x in labels if x not in conf.index]
-            if unknown:
-                raise ValueError(
-                    f"plot_confusion: labels {unknown[:5]} are not in the confusion matrix "
-                    f"(it has {len(conf.index)} labels, e.g. {conf.index[:5].tolist()})"
-                )
-        matrix = conf.loc[labels, labels].to_numpy(dtype=float)
-        if normalize:
-            totals = conf.loc[labels].sum(axis=1).to_numpy(dtype=float)[:, None]
-            matrix = np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
-        size = max(3.5, 0.45 * len(labels) + 2)
-        ax = _axes(ax, figsize=(size + 1, size))
-        image = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1 if normalize else None)
-        ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-        ticks = np.arange(len(labels))
-        names = self._class_names(labels)
-        ax.set_xticks(ticks, names, rotation=90)
-        ax.set_yticks(ticks, names)
-        _use_cjk_font([*ax.get_xticklabels(), *ax.get_yticklabels()])
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("true")
-        ax.set_title("Confusion (share of true label)" if normalize else "Confusion (tickets)")
-        if len(labels) <= _PLOT_ANNOTATE_CELLS:
-            high = matrix.max() / 2 if matrix.size else 0
-            for i in range(len(labels)):
-                for j in range(len(labels)):
-                    v = matrix[i, j]
-                    ax.text(j, i, f"{v:.2f}" if normalize else f"{int(v)}", ha="center", va="center",
-                            fontsize=8, color="white" if v > high else "black")
-        return ax
+        from ._evaluate_plots import plot_confusion
+
+        return plot_confusion(self, ax=ax, labels=labels, normalize=normalize)
 
     def plot_coverage(self, ax=None):
         """The coverage curve: share routed automatically against its accuracy.
 
         Each point of the curve is one possible review threshold; the model's
         own threshold is marked.
-
-        Parameters
-        ----------
-        ax : matplotlib.axes.Axes, optional
-            Where to draw; a new figure is created when None.
 
         Returns
         -------
@@ -666,123 +825,172 @@ class EvaluationReport:
             ticket reaches the threshold, is the model's operating point
             (``automatic_share``, ``accuracy_automatic``).
         """
-        curve = self.coverage
-        ax = _axes(ax, figsize=(6, 4))
-        ax.plot(curve["automatic_share"].to_numpy(), curve["accuracy_automatic"].to_numpy(),
-                color="#1f77b4", linewidth=2, label="every threshold")
-        if self.accuracy_automatic is not None:
-            ax.plot([self.automatic_share], [self.accuracy_automatic], marker="o", markersize=8,
-                    linestyle="none", color="#d62728",
-                    label=f"model threshold {self.threshold:.3f}: {self.automatic_share:.1%} automatic, "
-                          f"{self.accuracy_automatic:.1%} accurate")
-        ax.set_xlim(0, 1.02)
-        ax.set_ylim(0, 1.02)
-        ax.set_xlabel("share routed automatically")
-        ax.set_ylabel("accuracy of the automatic share")
-        ax.set_title(f"Coverage on {self.n} tickets")
-        ax.grid(True, alpha=0.3)
-        ax.legend(loc="lower left", fontsize=8)
-        return ax
+        from ._evaluate_plots import plot_coverage
+
+        return plot_coverage(self, ax=ax)
+
+    def plot_reliability(self, ax=None):
+        """Reliability diagram: accuracy against mean confidence per confidence bin, with the diagonal.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            ``ax.lines[0]`` is the diagonal, ``ax.lines[1]`` the bins with tickets.
+        """
+        from ._evaluate_plots import plot_reliability
+
+        return plot_reliability(self, ax=ax)
+
+    def plot_tiers(self, ax=None):
+        """Bars of each tier's share of tickets, annotated with its accuracy.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            One bar per tier (``auto``, ``suggest``, ``manual``).
+        """
+        from ._evaluate_plots import plot_tiers
+
+        return plot_tiers(self, ax=ax)
 
 
+@dataclass(frozen=True)
+class _Inputs:
+    """Validated evaluation input: the tickets frame, texts, stripped true labels and spreadsheet row numbers."""
 
-def _axes(ax, figsize):
-    if ax is not None:
-        return ax
-    import matplotlib.pyplot as plt
-
-    _fig, ax = plt.subplots(figsize=figsize, layout="constrained")
-    return ax
-
-
-def _cjk_family():
-    """The first installed font family that has Chinese glyphs, or None."""
-    from matplotlib import font_manager
-
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    return next((name for name in _CJK_FONTS if name in installed), None)
+    frame: pd.DataFrame
+    texts: list
+    truth: np.ndarray
+    rows: np.ndarray
 
 
-def _use_cjk_font(texts):
-    """Give Chinese tick labels a CJK font when one is installed (else leave them)."""
-    texts = [t for t in texts if not t.get_text().isascii()]
-    family = _cjk_family() if texts else None
-    if family is None:
-        return
-    for t in texts:
-        t.set_fontfamily([family, "sans-serif"])
+def _inputs(tickets) -> _Inputs:
+    """Read a path, check the columns and refuse rows without a label or an empty set."""
+    if isinstance(tickets, (str, os.PathLike)):
+        from ._tickets import read_tickets
+
+        tickets = read_tickets(tickets, required=("text", "label"))
+    if not isinstance(tickets, pd.DataFrame):
+        raise TypeError(f"evaluate() needs a DataFrame or a path, got {type(tickets).__name__}")
+    if any(c not in tickets.columns for c in ("text", "label")):
+        raise TicketSchemaError(f"evaluate: expected columns ['text', 'label'], found {list(tickets.columns)}")
+    texts = ["" if not isinstance(t, str) else t for t in tickets["text"].tolist()]
+    truth = np.array(["" if not isinstance(v, str) else v.strip() for v in tickets["label"].tolist()], dtype=object)
+    rows = tickets["source_row"].to_numpy() if "source_row" in tickets.columns else np.arange(1, len(tickets) + 1)
+    empty = np.flatnonzero(truth == "")
+    if empty.size:
+        shown = [int(r) for r in rows[empty[:5]]]
+        raise TicketSchemaError(f"evaluate: {empty.size} ticket(s) have no label (rows {shown}); "
+                                "drop them first, e.g. with quarantine_tickets")
+    if not texts:
+        raise TicketSchemaError("evaluate: no tickets to evaluate")
+    return _Inputs(tickets.assign(text=texts, label=list(truth)), texts, truth, rows)
 
 
-def _table(df, caption, float_format="{:.4f}"):
-    esc = html.escape
-    head = "".join(f"<th>{esc(str(c))}</th>" for c in df.columns)
-    body = []
-    for row in df.itertuples(index=False):
-        cells = []
-        for v in row:
-            if isinstance(v, (float, np.floating)):
-                s = "" if math.isnan(v) else float_format.format(v)
-                cells.append(f"<td>{s}</td>")
-            elif isinstance(v, str) and len(v) > 30:
-                cells.append(f'<td class="txt">{esc(v)}</td>')
-            else:
-                cells.append(f"<td>{esc(str(v))}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return (
-        f"<table><caption>{esc(caption)}</caption><thead><tr>{head}</tr></thead>"
-        f"<tbody>{''.join(body)}</tbody></table>"
-    )
+def _top_k_argument(top_k, k):
+    """``top_k``, or the deprecated ``k`` with a warning; at least 1."""
+    if k is not None:
+        warnings.warn("evaluate(k=...) is deprecated; use top_k=...", DeprecationWarning, stacklevel=3)
+        top_k = k
+    top_k = int(top_k)
+    if top_k < 1:
+        raise ValueError(f"top_k must be at least 1, got {top_k}")
+    return top_k
 
 
-def _coverage_sample(curve):
-    if len(curve) <= 20:
-        return curve
-    idx = np.unique(np.linspace(0, len(curve) - 1, 20).round().astype(int))
-    return curve.iloc[idx].reset_index(drop=True)
+def _ranked(model, texts, top_k):
+    labels, probs = model.rank(texts, k=top_k)
+    labels, probs = np.asarray(labels, dtype=object), np.asarray(probs, dtype=float)
+    if labels.ndim != 2 or labels.shape[0] != len(texts) or probs.shape != labels.shape:
+        raise ValueError(f"model.rank returned shapes {labels.shape} and {probs.shape} for {len(texts)} texts")
+    return labels, probs
 
 
-def _coverage_svg(curve, threshold):
-    """An inline SVG line chart: x = threshold, y = share (blue) and accuracy (red)."""
-    w, h, pad = 480, 240, 30
-    if curve.empty:
-        return "<p>No tickets.</p>"
+def _label_tables(truth, pred, catalog):
+    """Per-class table (with item names when there is a catalog), macro and weighted F1."""
+    from sklearn.metrics import f1_score
 
-    def pts(col):
-        xs = pad + curve["threshold"].to_numpy() * (w - 2 * pad)
-        ys = h - pad - curve[col].to_numpy() * (h - 2 * pad)
-        return " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys))
-
-    tx = pad + float(threshold) * (w - 2 * pad)
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" '
-        'aria-label="coverage curve">'
-        f'<rect x="{pad}" y="{pad}" width="{w - 2 * pad}" height="{h - 2 * pad}" fill="none" stroke="#999"/>'
-        f'<polyline fill="none" stroke="#1f77b4" stroke-width="2" points="{pts("automatic_share")}"/>'
-        f'<polyline fill="none" stroke="#d62728" stroke-width="2" points="{pts("accuracy_automatic")}"/>'
-        f'<line x1="{tx:.1f}" y1="{pad}" x2="{tx:.1f}" y2="{h - pad}" stroke="#333" stroke-dasharray="4"/>'
-        f'<text x="{pad}" y="{h - 8}" font-size="11">threshold 0 → 1 (dashed: model threshold)</text>'
-        f'<text x="{pad}" y="{pad - 8}" font-size="11" fill="#1f77b4">share automatic</text>'
-        f'<text x="{pad + 120}" y="{pad - 8}" font-size="11" fill="#d62728">accuracy of automatic</text>'
-        "</svg>"
-    )
+    present = np.array(sorted(set(truth) | set(pred)), dtype=object)
+    macro = float(f1_score(truth, pred, labels=present, average="macro", zero_division=0))
+    weighted = float(f1_score(truth, pred, labels=present, average="weighted", zero_division=0))
+    per_class = _f1_table(truth, pred, "label")
+    if catalog is not None:
+        per_class.insert(1, "name", [catalog.get(c).name if c in catalog else "" for c in per_class["label"]])
+    return per_class, macro, weighted
 
 
-def evaluate(model, tickets, *, k=3, target_accuracy=None) -> EvaluationReport:
+def _confusions(truth, pred):
+    """Full confusion matrix and the off-diagonal cells as a sorted ``true, predicted, count`` table."""
+    present = np.array(sorted(set(truth) | set(pred)), dtype=object)
+    index = {c: i for i, c in enumerate(present)}
+    ti = np.fromiter((index[c] for c in truth), dtype=np.int64, count=len(truth))
+    pi = np.fromiter((index[c] for c in pred), dtype=np.int64, count=len(pred))
+    cm = np.zeros((len(present), len(present)), dtype=np.int64)
+    np.add.at(cm, (ti, pi), 1)
+    names = present.astype(str)
+    confusion = pd.DataFrame(cm, index=pd.Index(names, name="true"), columns=pd.Index(names, name="predicted"))
+    pairs = pd.DataFrame({"true": truth[ti != pi].astype(str), "predicted": pred[ti != pi].astype(str)})
+    top = (pairs.groupby(["true", "predicted"], sort=True).size().rename("count").reset_index()
+           .sort_values(["count", "true", "predicted"], ascending=[False, True, True], kind="stable")
+           .reset_index(drop=True))
+    top["count"] = top["count"].astype("int64")
+    return confusion, top
+
+
+def _department_accuracy(catalog, truth, pred):
+    """Share of known true labels whose predicted item has the same lead role, and the unknown count."""
+    if catalog is None:
+        return None, 0
+    known = np.array([t in catalog for t in truth], dtype=bool)
+    if not known.any():
+        return None, int((~known).sum())
+    lead = {}
+
+    def role(code):
+        if code not in lead:
+            lead[code] = catalog.get(code).lead_department if code in catalog else None
+        return lead[code]
+
+    same = [role(t) == role(q) for t, q in zip(truth[known], pred[known])]
+    return float(np.mean(same)), int((~known).sum())
+
+
+def _worst_errors(inputs, ranked):
+    wrong = np.flatnonzero(~ranked.correct)
+    wrong = wrong[np.argsort(-ranked.confidence[wrong], kind="stable")][:_WORST_ERRORS]
+    return pd.DataFrame({"source_row": inputs.rows[wrong], "text": [_mask(inputs.texts[i]) for i in wrong],
+                         "label": inputs.truth[wrong].astype(str), "predicted": ranked.predicted[wrong].astype(str),
+                         "confidence": ranked.confidence[wrong]})
+
+
+def _unit_figures(model, frame):
+    """Unit accuracy, tier table, unit coverage and per-unit table (all None when the model cannot route)."""
+    if not hasattr(model, "route_many"):
+        return {}
+    out = tier_outcomes(model, frame)
+    return {"unit_accuracy": out.accuracy, "tiers": out.table(), "unit_coverage": out.coverage(),
+            "per_unit": out.per_unit()}
+
+
+def evaluate(model, tickets, *, top_k=3, target_accuracy=None, k=None) -> EvaluationReport:
     """Evaluate a router on labelled tickets.
 
     Parameters
     ----------
     model : Router
         Anything with ``rank(texts, k) -> (labels, probs)``, ``catalog``
-        (a DutyCatalog or None) and ``review_threshold``.
-    tickets : pandas.DataFrame
-        ``text`` and ``label`` columns (as from :func:`read_tickets`);
-        ``source_row`` is carried into ``worst_errors`` when present.
+        (a DutyCatalog or None) and ``review_threshold``; with
+        ``route_many`` the report also has unit and tier figures.
+    tickets : pandas.DataFrame or str or Path
+        ``text`` and ``label`` columns (as from :func:`read_tickets`), or a
+        path to an export; ``source_row`` is carried into ``worst_errors``.
         Rows must have a non-empty label (use :func:`quarantine_tickets`).
-    k : int, default 3
-        Candidates counted for ``top3_accuracy``.
+    top_k : int, default 3
+        Candidates counted for ``top_k_accuracy``.
     target_accuracy : float, optional
         Also compute ``suggested_threshold`` with :func:`choose_threshold`.
+    k : int, optional
+        Deprecated name of ``top_k``.
 
     Returns
     -------
@@ -800,178 +1008,29 @@ def evaluate(model, tickets, *, k=3, target_accuracy=None) -> EvaluationReport:
     ...         lab = np.array([[r[0], r[1]] for r in rows], dtype=object)
     ...         return lab, np.array([[r[2], 1 - r[2]] for r in rows])
     >>> df = pd.DataFrame({"text": ["路灯坏了", "噪音扰民", "路灯不亮"], "label": ["a", "b", "b"]})
-    >>> rep = evaluate(Fake(), df, k=2)
-    >>> round(rep.accuracy, 3), rep.top3_accuracy, round(rep.automatic_share, 3)
+    >>> rep = evaluate(Fake(), df, top_k=2)
+    >>> round(rep.accuracy, 3), rep.top_k_accuracy, round(rep.automatic_share, 3)
     (0.667, 1.0, 0.667)
     """
-    from sklearn.metrics import f1_score, precision_recall_fscore_support
-
-    missing = [c for c in ("text", "label") if c not in tickets.columns]
-    if missing:
-        raise TicketSchemaError(
-            f"evaluate: expected columns ['text', 'label'], found {list(tickets.columns)}"
-        )
-    k = int(k)
-    if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
-    texts = ["" if not isinstance(t, str) else t for t in tickets["text"].tolist()]
-    truth = np.array(
-        ["" if not isinstance(v, str) else v.strip() for v in tickets["label"].tolist()], dtype=object
-    )
-    rows = (
-        tickets["source_row"].to_numpy()
-        if "source_row" in tickets.columns
-        else np.arange(1, len(tickets) + 1)
-    )
-    empty = np.flatnonzero(truth == "")
-    if empty.size:
-        shown = [int(r) for r in rows[empty[:5]]]
-        raise TicketSchemaError(
-            f"evaluate: {empty.size} ticket(s) have no label (rows {shown}); "
-            "drop them first, e.g. with quarantine_tickets"
-        )
-    n = len(texts)
-    if n == 0:
-        raise TicketSchemaError("evaluate: no tickets to evaluate")
-    labels, probs = model.rank(texts, k=k)
-    labels = np.asarray(labels, dtype=object)
-    probs = np.asarray(probs, dtype=float)
-    if labels.shape[0] != n or probs.shape != labels.shape:
-        raise ValueError(
-            f"model.rank returned shapes {labels.shape} and {probs.shape} for {n} texts"
-        )
-    pred = labels[:, 0].astype(str).astype(object)
-    conf = probs[:, 0]
-    correct = pred == truth
-    accuracy = float(correct.mean())
-    topk = float((labels[:, :k] == truth[:, None]).any(axis=1).mean())
-    present = np.array(sorted(set(truth) | set(pred)), dtype=object)
-    macro = float(f1_score(truth, pred, labels=present, average="macro", zero_division=0))
-    weighted = float(f1_score(truth, pred, labels=present, average="weighted", zero_division=0))
-    p, r, f, s = precision_recall_fscore_support(
-        truth, pred, labels=present, average=None, zero_division=0
-    )
+    top_k = _top_k_argument(top_k, k)
+    inputs = _inputs(tickets)
     catalog = getattr(model, "catalog", None)
-    per_class = pd.DataFrame({"label": present.astype(str)})
-    if catalog is not None:
-        per_class["name"] = [catalog.get(c).name if c in catalog else "" for c in present]
-    per_class["precision"] = p
-    per_class["recall"] = r
-    per_class["f1"] = f
-    per_class["support"] = s.astype("int64")
-    per_class = per_class.sort_values(["support", "label"], ascending=[False, True], kind="stable")
-    per_class = per_class.reset_index(drop=True)
-
-    index = {c: i for i, c in enumerate(present)}
-    ti = np.fromiter((index[c] for c in truth), dtype=np.int64, count=n)
-    pi = np.fromiter((index[c] for c in pred), dtype=np.int64, count=n)
-    m = len(present)
-    cm = np.zeros((m, m), dtype=np.int64)
-    np.add.at(cm, (ti, pi), 1)
-    confusion = pd.DataFrame(cm, index=pd.Index(present.astype(str), name="true"),
-                             columns=pd.Index(present.astype(str), name="predicted"))
-    off = ti != pi
-    if off.any():
-        pairs = pd.DataFrame({"true": truth[off].astype(str), "predicted": pred[off].astype(str)})
-        top_conf = (
-            pairs.groupby(["true", "predicted"], sort=True).size().rename("count").reset_index()
-            .sort_values(["count", "true", "predicted"], ascending=[False, True, True], kind="stable")
-            .reset_index(drop=True)
-        )
-    else:
-        top_conf = pd.DataFrame({"true": pd.Series([], dtype=str),
-                                 "predicted": pd.Series([], dtype=str),
-                                 "count": pd.Series([], dtype="int64")})
-    top_conf["count"] = top_conf["count"].astype("int64")
-
-    department_accuracy = None
-    n_unknown = 0
-    if catalog is not None:
-        known = np.array([t in catalog for t in truth])
-        n_unknown = int((~known).sum())
-        if known.any():
-            lead = {}
-
-            def role(code):
-                if code not in lead:
-                    lead[code] = catalog.get(code).lead_department if code in catalog else None
-                return lead[code]
-
-            same = [role(t) == role(q) for t, q in zip(truth[known], pred[known])]
-            department_accuracy = float(np.mean(same))
-
-    curve = coverage_curve(conf, correct)
-    threshold = float(getattr(model, "review_threshold", 0.0))
-    auto = conf >= threshold
-    automatic_share = float(auto.mean())
-    accuracy_automatic = float(correct[auto].mean()) if auto.any() else None
+    ranked = rank_metrics(*_ranked(model, inputs.texts, top_k), inputs.truth,
+                          threshold=float(getattr(model, "review_threshold", 0.0)))
+    per_class, macro, weighted = _label_tables(inputs.truth, ranked.predicted, catalog)
+    confusion, top_confusions = _confusions(inputs.truth, ranked.predicted)
+    department_accuracy, n_unknown = _department_accuracy(catalog, inputs.truth, ranked.predicted)
     suggested = None
     if target_accuracy is not None:
-        suggested = choose_threshold(conf, correct, target_accuracy=target_accuracy)
-
-    unit_acc, tiers, unit_curve = _tier_figures(model, tickets, truth)
-
-    wrong = np.flatnonzero(~correct)
-    wrong = wrong[np.argsort(-conf[wrong], kind="stable")][:_WORST_ERRORS]
-    worst = pd.DataFrame(
-        {
-            "source_row": rows[wrong],
-            "text": [_mask(texts[i]) for i in wrong],
-            "label": truth[wrong].astype(str),
-            "predicted": pred[wrong].astype(str),
-            "confidence": conf[wrong],
-        }
-    )
+        suggested = choose_threshold(ranked.confidence, ranked.correct, target_accuracy=target_accuracy)
     return EvaluationReport(
-        n=n,
-        accuracy=accuracy,
-        macro_f1=macro,
-        weighted_f1=weighted,
-        top3_accuracy=topk,
-        k=k,
-        department_accuracy=department_accuracy,
-        n_unknown_labels=n_unknown,
-        per_class=per_class,
-        confusion=confusion,
-        top_confusions=top_conf,
-        coverage=curve,
-        threshold=threshold,
-        automatic_share=automatic_share,
-        accuracy_automatic=accuracy_automatic,
-        worst_errors=worst,
+        n=len(inputs.texts), accuracy=ranked.accuracy, macro_f1=macro, weighted_f1=weighted,
+        top_k_accuracy=ranked.top_k_accuracy, top_k=top_k, department_accuracy=department_accuracy,
+        n_unknown_labels=n_unknown, per_class=per_class, confusion=confusion, top_confusions=top_confusions,
+        coverage=coverage_curve(ranked.confidence, ranked.correct), threshold=ranked.threshold,
+        automatic_share=ranked.automatic_share, accuracy_automatic=ranked.accuracy_automatic,
+        worst_errors=_worst_errors(inputs, ranked),
         target_accuracy=None if target_accuracy is None else float(target_accuracy),
-        suggested_threshold=suggested,
-        unit_accuracy=unit_acc,
-        tiers=tiers,
-        unit_coverage=unit_curve,
+        suggested_threshold=suggested, reliability=reliability_table(ranked.confidence, ranked.correct),
+        **_unit_figures(model, inputs.frame),
     )
-
-
-def _tier_figures(model, tickets, truth):
-    """Unit accuracy, tier table and unit coverage curve (``None`` each when the model cannot route)."""
-    if not hasattr(model, "route_many"):
-        return None, None, None
-    frame = tickets.assign(text=["" if not isinstance(t, str) else t for t in tickets["text"].tolist()],
-                           label=list(truth))
-    if getattr(model, "catalog", None) is not None:
-        decisions, correct, in_top = unit_outcomes(model, frame)
-    else:  # free labels: the label is the answer
-        decisions = model.route_many(frame, explain=False)
-        correct = np.array([d.item_code == t for d, t in zip(decisions, truth)], dtype=bool)
-        in_top = np.array([t in [c.code for c in d.candidates[:3]] for d, t in zip(decisions, truth)], dtype=bool)
-    tiers = _tier_frame(np.array([d.tier for d in decisions], dtype=object), correct, in_top)
-    unit_conf = np.array([d.unit_confidence for d in decisions], dtype=float)
-    return float(correct.mean()), tiers, coverage_curve(unit_conf, correct)
-
-
-def _json_default(obj):  # pragma: no cover - used by the CLI
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating,)):
-        return float(obj)
-    raise TypeError(type(obj).__name__)
-
-
-def report_json(report: EvaluationReport) -> str:
-    """Serialise :meth:`EvaluationReport.to_dict` as JSON (UTF-8 text, keys in order)."""
-    return json.dumps(report.to_dict(), ensure_ascii=False, default=_json_default)

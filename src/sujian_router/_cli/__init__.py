@@ -12,7 +12,7 @@ import importlib
 import sys
 
 # sub-command modules, in the order they appear in --help
-_COMMANDS = ("route", "catalog", "build_default", "train", "evaluate", "route_file", "serve", "hotspots")
+_COMMANDS = ("route", "catalog", "build_default", "train", "evaluate", "route_file", "serve", "hotspots", "monitor")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,7 +65,7 @@ def main(argv=None) -> int:
 
 
 # optional dependency -> the extra that installs it
-_EXTRAS = {"pyarrow": "parquet", "dask": "dask", "distributed": "dask", "matplotlib": "notebooks"}
+_EXTRAS = {"pyarrow": "parquet", "dask": "dask", "distributed": "dask", "matplotlib": "report"}
 
 
 def _silence_stdout():

@@ -22,14 +22,15 @@ def build_parser(subparsers):
     p.add_argument("--tickets", required=True, help="the labelled export")
     add_column_arguments(p, filters=True)
     add_catalog_argument(p)
-    p.add_argument("-k", "--top-k", type=int, default=3, dest="k",
+    p.add_argument("-k", "--top-k", type=int, default=3, dest="top_k",
                    help="candidates counted for top-k accuracy (default 3)")
     p.add_argument("--target-accuracy", type=float, default=None,
                    help="also suggest the review threshold reaching this accuracy")
     add_threshold_arguments(p)
     p.add_argument("--json", action="store_true",
                    help="print the metrics, the tier table and the unit coverage curve as one JSON object")
-    p.add_argument("--report", metavar="OUT.html", default=None, help="write a self-contained HTML report")
+    p.add_argument("--report", metavar="OUT.html", default=None,
+                   help="write a self-contained HTML report (plots need sujian-router[report])")
     p.set_defaults(func=run)
     return p
 
@@ -55,7 +56,7 @@ def run(args) -> int:
     model = load_with_thresholds(args, "evaluate")
     if model is None:
         return 2
-    report = evaluate(model, df, k=args.k, target_accuracy=args.target_accuracy)
+    report = evaluate(model, df, top_k=args.top_k, target_accuracy=args.target_accuracy)
     if args.report:
         report.to_html(args.report)
     if args.json:
