@@ -22,6 +22,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
+from ._monitor_html import UNDATED, render_html
 from .exceptions import TicketSchemaError
 
 __all__ = ["MonitorReport", "REDISPATCH_COLUMNS", "monitor"]
@@ -38,7 +39,6 @@ REDISPATCH_COLUMNS = {
 TRUE_UNIT_COLUMNS = ("true_unit", "department")
 _TRUE_WORDS = {"是", "有", "y", "yes", "true", "t", "已改派", "已退单"}
 _FALSE_WORDS = {"否", "无", "n", "no", "false", "f", "", "未改派", "未退单"}
-UNDATED = "undated"
 #: Fewest tickets of a category baseline taken from the file: sparse first weeks are extended.
 MIN_BASELINE_ROWS = 200
 _TOP_PAIRS = 15
@@ -129,7 +129,6 @@ class MonitorReport:
         """Write a self-contained HTML report (tables always; plots with the ``report`` extra)."""
         from pathlib import Path
 
-        from ._monitor_html import render_html
 
         Path(path).write_text(render_html(self), encoding="utf-8")
 

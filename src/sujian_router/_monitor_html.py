@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 
 from ._evaluate_plots import heatmap
-from ._monitor import UNDATED
 from ._report_html import esc, figure, new_axes, page, short, table, use_cjk_font
+
+#: Week label of rows whose date is missing or unreadable (they are kept and counted there).
+UNDATED = "undated"
 
 _RATES = (("accuracy", "dispatch accuracy (派单准确率)", "#1f77b4"),
           ("automatic_share", "automatic share", "#2ca02c"),
