@@ -228,7 +228,7 @@ class Featurizer:
         pending = {}
         for i, term in enumerate(terms):
             prefix, gram = split_prefix(term)
-            if prefix in self.words:
+            if prefix in ("", TITLE_PREFIX):
                 self.words[prefix][gram] = i
             elif len(gram) <= _MAX_PACKED:
                 pending.setdefault((prefix, len(gram)), ([], []))
