@@ -25,8 +25,6 @@ FUNCTION = "function-level"
 KNOWN_CYCLES = {
     ("sujian_router._departments", "sujian_router._places"):
         "DepartmentDirectory.gazetteer/locate <-> check_jurisdiction/_bundled_gazetteer",
-    ("sujian_router._classifier", "sujian_router._state_check"):
-        "TextClassifier.from_state -> check_classifier_state -> TextClassifier(**params)",
     ("sujian_router._default_model", "sujian_router._router", "sujian_router._train"):
         "Router.load() builds the default with train(), and train() returns a Router",
 }

@@ -108,7 +108,7 @@ def _check_members(arrays, hierarchy):
         _fail("arrays.npz", f"holds {extra}, which a {hierarchy} classifier does not have")
 
 
-def _check_meta(meta):
+def _check_meta(meta, params_check):
     if not isinstance(meta, dict):
         _fail("metadata.json", f"'classifier' must be an object, got {type(meta).__name__}")
     hierarchy = meta.get("hierarchy")
@@ -128,17 +128,21 @@ def _check_meta(meta):
                                 and all(isinstance(w, str) for w in tok["user_words"] + tok["stopwords"])):
         _fail("metadata.json", "classifier.tokenizer must have lists of strings user_words and stopwords")
     _check_temperatures(meta.get("temperatures"), hierarchy)
-    _check_params(meta["params"])
+    _check_params(meta["params"], params_check)
     return hierarchy, len(vocab)
 
 
-def _check_params(params):
-    """The stored constructor parameters are ones the classifier accepts, with valid values."""
-    from ._classifier import TextClassifier
+def _check_params(params, params_check):
+    """The stored constructor parameters are ones the classifier accepts, with valid values.
 
+    ``params_check`` is the classifier's own validation (passed in, so that this
+    module does not import the classifier that calls it).
+    """
+    if params_check is None:
+        return
     params = {k: (tuple(v) if isinstance(v, list) else v) for k, v in params.items() if k != "top_groups"}
     try:
-        TextClassifier(**params)._check_params()
+        params_check(params)
     except (TypeError, ValueError) as exc:
         _fail("metadata.json", f"classifier.params are unusable ({_short(str(exc), 200)})")
 
@@ -163,7 +167,7 @@ def _check_labels(arrays, name):
     return a.size
 
 
-def check_classifier_state(arrays, meta) -> None:
+def check_classifier_state(arrays, meta, params_check=None) -> None:
     """Raise :class:`ModelFileError` unless ``(arrays, meta)`` is a usable classifier state.
 
     Parameters
@@ -172,6 +176,10 @@ def check_classifier_state(arrays, meta) -> None:
         As read from ``arrays.npz``.
     meta : dict
         The ``classifier`` object of ``metadata.json``.
+    params_check : callable, optional
+        Called with the stored constructor parameters; raises ``TypeError`` or
+        ``ValueError`` when the classifier would refuse them. The classifier
+        passes its own check; ``None`` skips this step.
 
     Raises
     ------
@@ -187,7 +195,7 @@ def check_classifier_state(arrays, meta) -> None:
     ...
     sujian_router.exceptions.ModelFileError: metadata.json: classifier.vocabulary must be a list of strings
     """
-    hierarchy, nf = _check_meta(meta)
+    hierarchy, nf = _check_meta(meta, params_check)
     _check_members(arrays, hierarchy)
     nc = _check_labels(arrays, "classes")
     ng = _check_labels(arrays, "groups")

@@ -533,7 +533,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         from .._state_check import check_classifier_state
         from ..exceptions import ModelFileError
 
-        check_classifier_state(arrays, meta)  # hostile or broken states stop here, naming the problem
+        # hostile or broken states stop here, naming the problem
+        check_classifier_state(arrays, meta, params_check=lambda params: cls(**params)._check_params())
         try:
             self = cls(**_state.params_of(meta, arrays))
             _state.restore(self, arrays, meta)
