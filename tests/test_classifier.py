@@ -156,9 +156,9 @@ def test_tol_reaches_the_solver(data, tokenizer):
 
 @pytest.mark.parametrize("hierarchy", ["three-level", "two-level", "flat"])
 def test_parallel_fit_gives_the_same_model(data, tokenizer, hierarchy, monkeypatch):
-    import sujian_router._classifier as mod
+    import sujian_router._classifier._features as mod
 
-    monkeypatch.setattr(mod, "_FIT_CHUNK", 150)  # several chunks, so featurisation runs in workers too
+    monkeypatch.setattr(mod, "FIT_CHUNK", 150)  # several chunks, so featurisation runs in workers too
     X, y, g = data["train"]
     progress = []
     kw = dict(tokenizer=tokenizer, max_weights_per_class=50, hierarchy=hierarchy)
@@ -337,7 +337,7 @@ def _with_params(fitted, **params):
     """A copy of a fitted model with other (prediction-time) parameters."""
     est = clone(fitted).set_params(**params)
     est.__dict__.update({k: v for k, v in fitted.__dict__.items() if k.endswith("_") or k.startswith("_")})
-    est.__dict__.pop("_w2_blocks", None)
+    est.__dict__.pop("_scorer_cache", None)
     return est
 
 
@@ -359,13 +359,13 @@ class TestCandidateSearch:
     @staticmethod
     def _spread(est, X):
         """Rows whose group after the search rounds is above the floor (scored in full at once)."""
-        import sujian_router._classifier as mod
+        import sujian_router._classifier._search as mod
 
         P = est.predict_proba(X)
         _, group_of = np.unique(est.class_group_, return_inverse=True)
         G = np.zeros((P.shape[0], est.groups_.size))
         np.add.at(G.T, group_of, P.T)  # P(group) = sum of its items' probabilities
-        return np.sort(G, axis=1)[:, ::-1][:, mod._SEARCH_ROUNDS] > est.exact_above
+        return np.sort(G, axis=1)[:, ::-1][:, mod.SEARCH_ROUNDS] > est.exact_above
 
     @staticmethod
     def _upper_levels(est):
@@ -412,15 +412,15 @@ class TestCandidateSearch:
         np.testing.assert_allclose(np.take_along_axis(P, col, axis=1), probs, rtol=1e-9)
 
     def test_spread_texts_are_scored_in_full_without_the_rounds(self, data, grouped, monkeypatch):
-        import sujian_router._classifier as mod
+        import sujian_router._classifier._search as mod
 
         X, _, _ = data["test"]
         est = self._soft(grouped, X[:60], exact_above=0.01)
         spread = self._spread(est, X[:60])
         assert spread.any() and (~spread).any()  # both paths are exercised
         calls = []
-        real = mod._sparse_scores
-        monkeypatch.setattr(mod, "_sparse_scores", lambda Xm, W, b: calls.append(W.shape[1]) or real(Xm, W, b))
+        real = mod.sparse_scores
+        monkeypatch.setattr(mod, "sparse_scores", lambda Xm, W, b: calls.append(W.shape[1]) or real(Xm, W, b))
         full_l, _ = _full_ranking(est, X[:60], 1)
         for i in (int(np.flatnonzero(spread)[0]), int(np.flatnonzero(~spread)[0])):
             calls.clear()
@@ -433,18 +433,18 @@ class TestCandidateSearch:
                 assert calls[:len(upper)] == upper and est.classes_.size not in calls[len(upper):len(upper) + 1]
 
     def test_confident_texts_score_only_their_group(self, data, grouped, monkeypatch):
-        import sujian_router._classifier as mod
+        import sujian_router._classifier._search as mod
 
         X, _, _ = data["test"]
         est = _with_params(grouped, exact_above=0.01)  # fitted temperatures: confident
         scored = []
-        real = mod._sparse_scores
+        real = mod.sparse_scores
 
         def counting(Xm, W, bias):
             scored.append(Xm.shape[0] * W.shape[1])
             return real(Xm, W, bias)
 
-        monkeypatch.setattr(mod, "_sparse_scores", counting)
+        monkeypatch.setattr(mod, "sparse_scores", counting)
         est.top_k(X[:60], k=1)
         n_classes = est.classes_.size
         level2 = sum(scored) - 60 * sum(self._upper_levels(est))  # minus group (and subgroup) scores of every row
@@ -567,9 +567,9 @@ def test_calibrate_needs_known_labels(two_level):
 
 
 def test_chunked_featurisation_matches_single_chunk(data, tokenizer, two_level, monkeypatch):
-    import sujian_router._classifier as mod
+    import sujian_router._classifier._features as mod
 
-    monkeypatch.setattr(mod, "_FIT_CHUNK", 37)  # many uneven chunks
+    monkeypatch.setattr(mod, "FIT_CHUNK", 37)  # many uneven chunks
     X, y, g = data["train"]
     chunked = TextClassifier(tokenizer=tokenizer, max_weights_per_class=50).fit(X, y, groups=g)
     assert chunked._terms_ == two_level._terms_
