@@ -256,11 +256,13 @@ class Router:
         """
         n_classes = len(self.classifier.classes_)
         pool = min(max(k, UNIT_POOL), n_classes) if self._prior is not None else min(k, n_classes)
-        terms = None
-        if explain:
+        if hasattr(self.classifier, "predict_batch"):  # the classifier's batch entry point
+            batch = self.classifier.predict_batch(texts, top_k=pool, explain=5 if explain else 0)
+            labels, probs, terms = batch.labels, batch.probabilities, batch.terms
+        elif explain:
             labels, probs, terms = self.classifier.top_k_explained(texts, k=pool, n_terms=5)
         else:
-            labels, probs = self.classifier.top_k(texts, k=pool)
+            labels, probs, terms = *self.classifier.top_k(texts, k=pool), None
         if self._prior is not None:
             first = np.asarray(labels, dtype=object)[:, 0].copy()
             labels, probs = self._prior.rescore(labels, probs, texts)
