@@ -288,6 +288,8 @@ class _Problems:
 
 
 _MAX_PROBLEM_CHARS = 300
+#: Most memoised outcomes of steps (3)-(8) a rule set keeps.
+_LATER_CACHE = 50_000
 _MAX_PROBLEMS = 50
 
 
@@ -445,6 +447,22 @@ class _Pass:
     lead_unit: str | None = None  # (8) units
     co_units: list = field(default_factory=list)  # (8) units
 
+    #: What steps (3)-(8) leave behind, besides their reasons and the deadlines.
+    LATER = ("lead_role", "co_roles", "arbitration", "item_lead", "joint_review", "urgency", "unique_co",
+             "lead_unit", "co_units")
+
+    def snapshot(self, start):
+        """The outcome of steps (3)-(8): their fields and the reasons they added after ``start``."""
+        values = tuple(tuple(v) if isinstance(v, list) else v for v in (getattr(self, f) for f in self.LATER))
+        return values, tuple(self.reasons[start:])
+
+    def restore(self, snapshot):
+        """Take a :meth:`snapshot` of the same steps as if they had just run."""
+        values, reasons = snapshot
+        for name, value in zip(self.LATER, values):
+            setattr(self, name, list(value) if isinstance(value, tuple) else value)
+        self.reasons.extend(reasons)
+
     def resolution(self) -> Resolution:
         """The finished :class:`Resolution`."""
         return Resolution(
@@ -501,6 +519,8 @@ class RuleSet:
                 self._by_cat.setdefault(code, []).append(r)
         self._candidates_cache = {}
         self._district_norm = {}
+        self._later_cache = {}  # memo of steps (3)-(8), see _later_steps
+        self._group_roles = {}  # id(directory) -> (directory, its role -> reads-the-text test)
 
     # --------------------------------------------------------------- building
     @classmethod
@@ -856,10 +876,64 @@ class RuleSet:
         context = context or RoutingContext()
         text = text if isinstance(text, str) else ("" if text is None else str(text))
         state = _Pass(item=item, text=text, context=context, directory=directory)
-        for step in (self._step_place, self._step_rules, self._step_lead, self._step_first_responsible,
-                     self._step_arbitration, self._step_joint_review, self._step_urgency, self._step_units):
-            step(state)
+        self._step_place(state)
+        self._step_rules(state)
+        self._later_steps(state)
         return state.resolution()
+
+    def _later_steps(self, s):
+        """Steps (3)-(8), memoised on everything they read.
+
+        They read only the item, the fired rules, the jurisdiction of step (1),
+        whether a receipt time is given and, for an operator-group role (whose
+        unit the text names), the text; the deadlines are recomputed from the
+        exact receipt time every time.
+        """
+        key = self._later_key(s)
+        done = self._later_cache.get(key) if key is not None else None
+        if done is not None and done[0] is s.item and done[1] is s.directory:
+            s.restore(done[2])
+            s.dispatch, s.contact = deadlines_for(s.urgency, s.context.received_at)
+            return
+        start = len(s.reasons)
+        for step in (self._step_lead, self._step_first_responsible, self._step_arbitration,
+                     self._step_joint_review, self._step_urgency, self._step_units):
+            step(s)
+        if key is not None and len(self._later_cache) < _LATER_CACHE:
+            self._later_cache[key] = (s.item, s.directory, s.snapshot(start))
+
+    def _later_key(self, s):
+        """The memo key of steps (3)-(8), or ``None`` when they cannot be memoised safely."""
+        reads_text = self._text_readers(s.directory)
+        if reads_text is None:
+            return None  # a directory that cannot say which roles read the text
+        item_co = getattr(s.item, "co_departments", ()) or ()
+        roles = [getattr(s.item, "lead_department", None), COORDINATOR_DISTRICT, COORDINATOR_CITY,
+                 *(item_co.split("|") if isinstance(item_co, str) else item_co)]
+        roles.extend(role for r in s.fired for role in r.roles)
+        text_matters = any(reads_text(role) for role in roles if role)
+        place = s.place
+        return (id(s.item), id(s.directory), tuple(id(r) for r in s.fired), s.district, s.street,
+                place.community if place is not None and s.street else None,
+                place.basin if place is not None else None, place is None,
+                s.context.received_at is None, s.text if text_matters else None)
+
+    def _text_readers(self, directory):
+        """``role -> bool``: does the text name the role's unit (an operator group)? ``None``: cannot say."""
+        hit = self._group_roles.get(id(directory))
+        if hit is not None and hit[0] is directory:
+            return hit[1]
+        group_of = getattr(directory, "operator_group", None)
+        answers = {}
+
+        def reads_text(role):
+            found = answers.get(role)
+            if found is None:
+                found = answers[role] = group_of(role) is not None
+            return found
+
+        hit = self._group_roles[id(directory)] = (directory, None if group_of is None else reads_text)
+        return hit[1]
 
     # ------------------------------------------------------------ the eight steps
     def _step_place(self, s):
