@@ -7,6 +7,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,22 @@ _ROLE_UNIT_CACHE = 50_000
 DEFAULT_SUGGEST_THRESHOLD = 0.2
 
 
+@lru_cache(maxsize=4096)
+def _read_time(text):
+    """The naive ``datetime`` of a stripped time string in one of the accepted layouts, or ``None``.
+
+    Intake systems send the same few timestamps again and again (one per
+    minute), so the answers are remembered.
+    """
+    for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S",
+                "%Y/%m/%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d", "%Y/%m/%d"):
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    return None
+
+
 def _parse_time(value, *, where="received_at"):
     """Turn ``value`` into a naive ``datetime`` (or ``None``); raise ValueError naming it."""
     if value is None:
@@ -53,37 +70,25 @@ def _parse_time(value, *, where="received_at"):
         s = value.strip()
         if not s:
             return None
-        for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S",
-                    "%Y/%m/%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d", "%Y/%m/%d"):
-            try:
-                return datetime.strptime(s, fmt)
-            except ValueError:
-                continue
-        raise ValueError(f"{where}: cannot read {value!r} as a time; expected 'YYYY-MM-DD HH:MM'")
+        when = _read_time(s)
+        if when is None:
+            raise ValueError(f"{where}: cannot read {value!r} as a time; expected 'YYYY-MM-DD HH:MM'")
+        return when
     raise ValueError(f"{where}: expected a datetime or 'YYYY-MM-DD HH:MM' string, got {type(value).__name__}")
 
 
 class _TimeReader:
-    """Reads the receipt times of a batch's rows, each distinct string once.
+    """Reads the receipt times of a batch's rows (each distinct string is parsed once, see ``_read_time``).
 
-    A row whose time cannot be read gets ``default`` and an error message
-    (the row is flagged, not refused).
+    A row whose time is missing or cannot be read gets ``default``; an
+    unreadable one also an error message (the row is flagged, not refused).
     """
 
     def __init__(self, default):
         self.default = default
-        self._seen = {}
 
     def read(self, value):
         """``(when, error)`` of one value: ``default`` for a missing or unreadable time."""
-        if isinstance(value, str):
-            hit = self._seen.get(value)
-            if hit is None:
-                hit = self._seen[value] = self._parse(value)
-            return hit
-        return self._parse(value)
-
-    def _parse(self, value):
         try:
             return _parse_time(value) or self.default, None
         except ValueError as exc:
