@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._features import split_prefix
+from ._features import sorted_lookup, split_prefix
 
 
 def weight_index(W):
@@ -20,16 +20,6 @@ def weight_index(W):
     W.sum_duplicates()  # also sorts the indices
     rows = np.repeat(np.arange(W.shape[0], dtype=np.int64), np.diff(W.indptr))
     return rows * W.shape[1] + W.indices, W.data.astype(np.float64), W.shape[1]
-
-
-def lookup(keys, values, queries):
-    """``values`` at the sorted ``keys`` equal to each query; 0 where a key is absent."""
-    out = np.zeros(queries.size)
-    if keys.size and queries.size:
-        pos = np.searchsorted(keys, queries).clip(0, keys.size - 1)
-        hit = keys[pos] == queries
-        out[hit] = values[pos[hit]]
-    return out
 
 
 class Explainer:
@@ -73,7 +63,7 @@ class Explainer:
         rows, ids = np.asarray(feats.rows, dtype=np.int64), np.asarray(feats.ids, dtype=np.int64)
         w = np.zeros(ids.size)
         for (keys, data, n_cols), column in self.levels:
-            w += lookup(keys, data, ids * n_cols + column[classes][rows])
+            w += sorted_lookup(keys, data, ids * n_cols + column[classes][rows], 0.0)
         contrib = np.asarray(feats.vals) * w
         nz = np.flatnonzero(contrib)  # zero contributions cannot change any sum below
         n_plain = len(self.names)

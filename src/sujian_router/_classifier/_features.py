@@ -178,6 +178,24 @@ def tfidf_values(rows, ids, counts, n, idf, blocks, sublinear):
     return vals / norms[cell]
 
 
+def sorted_lookup(keys, values, queries, missing):
+    """``values`` at the sorted ``keys`` equal to each query; ``missing`` where a key is absent.
+
+    The queries are sorted first: numpy's binary search reuses the previous
+    position for increasing queries, which makes one pass over many
+    queries several times faster than in their own order.
+    """
+    out = np.full(queries.size, missing, dtype=values.dtype)
+    if keys.size and queries.size:
+        order = np.argsort(queries)
+        found = np.empty(queries.size, dtype=np.int64)
+        found[order] = np.searchsorted(keys, queries[order])
+        pos = found.clip(0, keys.size - 1)
+        hit = keys[pos] == queries
+        out[hit] = values[pos[hit]]
+    return out
+
+
 def _packed(codes, n):
     """int64 key of each n-gram starting at every position of ``codes`` (positions < len - n + 1)."""
     m = codes.size - n + 1
@@ -199,12 +217,7 @@ class _CharTable:
 
     def lookup(self, keys):
         """Column of each key; -1 where the n-gram is not in the vocabulary."""
-        out = np.full(keys.size, -1, dtype=np.int64)
-        if self.keys.size and keys.size:
-            pos = np.searchsorted(self.keys, keys).clip(0, self.keys.size - 1)
-            hit = self.keys[pos] == keys
-            out[hit] = self.columns[pos[hit]]
-        return out
+        return sorted_lookup(self.keys, self.columns, keys, -1)
 
 
 class Featurizer:
@@ -228,7 +241,7 @@ class Featurizer:
         pending = {}
         for i, term in enumerate(terms):
             prefix, gram = split_prefix(term)
-            if prefix in self.words:
+            if prefix in ("", TITLE_PREFIX):
                 self.words[prefix][gram] = i
             elif len(gram) <= _MAX_PACKED:
                 pending.setdefault((prefix, len(gram)), ([], []))
