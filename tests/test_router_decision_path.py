@@ -64,3 +64,12 @@ class TestTimeReader:
         assert ctx[0][2] is ctx[2][2] and ctx[0][2].hour == 22
         assert ctx[1][2] is default and ctx[3][2] is default
         assert list(errors) == [1] and "'昨天'" in errors[1]
+
+
+class TestRankNames:
+    def test_top_k_is_the_name_and_k_still_works(self, router, heldout_tickets):
+        texts = heldout_tickets["text"].tolist()[:5] + [None, ""]
+        la, pa = router.rank(texts, top_k=3)
+        lb, pb = router.rank(texts, k=3)
+        assert la.shape == (7, 3) and la.tolist() == lb.tolist() and pa.tolist() == pb.tolist()
+        assert [la[i, 0] for i in range(5)] == [router.route(t).candidates[0].code for t in texts[:5]]

@@ -402,25 +402,29 @@ class Router:
         """The labels (item codes) the model can predict."""
         return self.classifier.classes_
 
-    def rank(self, texts, k=5):
-        """Return the top-``k`` labels and probabilities for raw texts.
+    def rank(self, texts, top_k=5, *, k=None):
+        """Return the top-``top_k`` labels and probabilities for raw texts.
 
         Parameters
         ----------
         texts : iterable of str
             Raw complaint texts (normalised and masked here).
-        k : int
+        top_k : int
             How many candidates per text.
+        k : int, optional
+            The former name of ``top_k`` (still accepted; ``top_k`` is the
+            project's one name for the candidate count).
 
         Returns
         -------
-        labels : ndarray of str, shape (n, k)
-        probs : ndarray of float, shape (n, k)
+        labels : ndarray of str, shape (n, top_k)
+        probs : ndarray of float, shape (n, top_k)
         """
-        from ._text import prepare_text
-
-        prepared = [prepare_text(t if isinstance(t, str) else "").text for t in texts]
-        return self._rank_prepared(prepared, k)
+        if k is not None:
+            top_k = k
+        prepared = [p.text if p is not None and not isinstance(p, Exception) else ""
+                    for p in _prepare_batch([t if isinstance(t, str) else "" for t in texts])]
+        return self._rank_prepared(prepared, top_k)
 
     def _rank_prepared(self, prepared, k):
         k = max(1, min(int(k), len(self.classifier.classes_)))
