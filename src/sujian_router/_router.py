@@ -182,7 +182,7 @@ class Router:
         self.rules = rules
         self.metadata = dict(metadata or {})
         self._set_prior(keyword_prior)
-        self._fixed_lead: dict[str, bool] = {}  # item code -> no rule can change its lead
+        self._fixed_lead: dict[str, str | None] = {}  # item code -> its lead role when no rule can change it
         self._role_units: dict[tuple, str] = {}  # (role, district, street) -> unit, from full resolutions
         self.load_warnings: tuple[str, ...] = ()
         if catalog is not None:
@@ -678,23 +678,27 @@ class Router:
         """
         resolved = {}
         mass: dict[str, list] = {}
+        first = None
         for rank, (code, score) in enumerate(zip(codes, scores)):
             if rank and score < UNIT_MIN_PROB:
                 break
-            item = self.catalog.get(code)
-            unit = self._known_lead(item, resolved[codes[0]]) if rank else None
+            unit = self._known_lead(code, first) if rank else None
             if unit is None:
-                res = self._resolution(item, text, ctx)
+                res = self._resolution(self.catalog.get(code), text, ctx)
                 resolved[code] = res
+                first = first or res
                 unit = res.lead_department or ""
-            entry = mass.setdefault(unit, [0.0, rank, []])
-            entry[0] += score
-            entry[2].append(code)
+            entry = mass.get(unit)
+            if entry is None:
+                mass[unit] = [score, rank, [code]]
+            else:
+                entry[0] += score
+                entry[2].append(code)
         ranked = sorted(mass.items(), key=lambda kv: (-kv[1][0], kv[1][1]))
         units = tuple(UnitCandidate(unit, round(min(1.0, p), 4), tuple(items)) for unit, (p, _, items) in ranked)
         return units, resolved
 
-    def _known_lead(self, item, first):
+    def _known_lead(self, code, first):
         """The lead unit of a further candidate without a rules pass, or ``None`` when one is needed.
 
         When no rule can change the item's lead (none that sets a lead or asks
@@ -703,16 +707,16 @@ class Router:
         (``first``, the first candidate's resolution); the unit that role
         resolves to there is remembered from earlier full resolutions.
         """
-        code = item.code
-        fixed = self._fixed_lead.get(code)
-        if fixed is None:
+        role = self._fixed_lead.get(code, False)
+        if role is False:
+            item = self.catalog.get(code)
             rules = self.rules.rules_for(item) if self.rules is not None else ()
             fixed = bool(item.lead_department) and not getattr(item, "gap", False) and \
                 not any(r.lead or r.joint_review for r in rules)
-            self._fixed_lead[code] = fixed
-        if not fixed:
+            role = self._fixed_lead[code] = item.lead_department if fixed else None
+        if role is None:
             return None
-        return self._role_units.get((item.lead_department, first.district, first.street))
+        return self._role_units.get((role, first.district, first.street))
 
     def _tier(self, unit_confidence, prepared, joint_review, flags, reasons):
         """Choose ``auto``/``suggest``/``manual``; append the flags and reasons that explain it."""

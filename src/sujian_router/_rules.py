@@ -520,6 +520,7 @@ class RuleSet:
         self._candidates_cache = {}
         self._district_norm = {}
         self._later_cache = {}  # memo of steps (3)-(8), see _later_steps
+        self._last_place = None  # (directory, (text, district, street, location), Located), see _jurisdiction
         self._group_roles = {}  # id(directory) -> (directory, its role -> reads-the-text test)
 
     # --------------------------------------------------------------- building
@@ -1102,17 +1103,23 @@ class RuleSet:
         def any_of(self, places):
             return any(self.has(p) for p in places)
 
-    @staticmethod
-    def _jurisdiction(text, context, directory, reasons):
+    def _jurisdiction(self, text, context, directory, reasons):
         """Return (district, street, place) from the context and, where missing, the text.
 
         ``place`` is the ``Located`` answer of the
         places layer, or None for a directory without a gazetteer (then only
-        ``find_places`` is used).
+        ``find_places`` is used). The router applies the rules to several
+        candidate items of one text in a row, so the last answer is kept.
         """
         locate = getattr(directory, "locate", None)
         if locate is not None:
-            place = locate(text, district=context.district, street=context.street, location=context.location)
+            key = (text, context.district, context.street, context.location)
+            last = self._last_place
+            if last is not None and last[0] is directory and last[1] == key:
+                place = last[2]
+            else:
+                place = locate(text, district=context.district, street=context.street, location=context.location)
+                self._last_place = (directory, key, place)  # one tuple: safe to swap between threads
             reasons.extend(place.notes)
             return place.district, place.street, place
         district, street = context.district, context.street
