@@ -39,6 +39,13 @@ Order of :meth:`RuleSet.apply` (documented, deterministic):
    resolution's note becomes a reason. Co-handling units are de-duplicated
    and never repeat the lead unit.
 
+Each step is one method of :class:`RuleSet` (``_step_place`` ... ``_step_units``)
+working on the state of one complaint (``_Pass``). Steps 3-8 read only the
+item, the fired rules, the jurisdiction of step 1, whether a receipt time is
+given and (for operator-group roles, whose unit the text names) the text, so
+their outcome is memoised on exactly that; deadlines always come from the
+exact receipt time.
+
 Examples
 --------
 >>> from datetime import datetime
