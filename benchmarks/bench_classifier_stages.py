@@ -13,8 +13,9 @@ process, median over ``--rounds`` processes per tree): ``segment`` (the raw
 tokenizer over every text: the floor), ``featurise`` (texts to TF-IDF
 rows), ``search`` (top-``k`` candidate search of the featurised rows),
 ``explain`` (terms behind the best label), ``top_k`` and
-``top_k_explained`` (the whole public calls). Prints a markdown table and
-one JSON line.
+``top_k_explained`` (the whole public calls), and the p50/p99 CPU
+milliseconds of ``top_k_explained`` on one text at a time (``--n-single``
+texts). Prints a markdown table and one JSON line.
 """
 
 from __future__ import annotations
@@ -50,16 +51,6 @@ def _read_messages(path, n, max_chars=300):
     return out
 
 
-def _best_cpu(fn, repeat):
-    best = None
-    for _ in range(repeat):
-        start = time.process_time()
-        fn()
-        spent = time.process_time() - start
-        best = spent if best is None else min(best, spent)
-    return best
-
-
 def _stage_functions(clf, texts, k):
     """``{stage: callable}`` for the classifier of either tree (old single module or new package)."""
     import numpy as np
@@ -85,6 +76,18 @@ def _stage_functions(clf, texts, k):
     return fns
 
 
+def _single_latency(clf, texts, k):
+    """p50 and p99 CPU milliseconds of ``top_k_explained`` on one text at a time."""
+    lat = []
+    for text in texts:
+        start = time.process_time()
+        clf.top_k_explained([text], k=k, n_terms=5)
+        lat.append(time.process_time() - start)
+    lat.sort()
+    p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+    return {"single_p50_ms": lat[len(lat) // 2] * 1000, "single_p99_ms": p99 * 1000}
+
+
 def _child(args):
     from sujian_router import Router
 
@@ -92,14 +95,18 @@ def _child(args):
     texts = json.loads(Path(args.texts).read_text(encoding="utf-8"))
     clf.top_k_explained(texts[:100], k=args.k)  # warm-up: segmenter and derived helpers
     fns = _stage_functions(clf, texts, args.k)
-    out = {name: _best_cpu(fns[name], args.repeat) for name in STAGES}
+    from bench_route_cpu import _best_cpu  # a sibling script: best CPU time of a few runs
+
+    out = {name: _best_cpu(fns[name], rounds=args.repeat) for name in STAGES}
+    out.update(_single_latency(clf, texts[:args.n_single], args.k))
     Path(args.out).write_text(json.dumps(out), encoding="utf-8")
 
 
 def _run(src, args, texts_path, out_path):
     env = dict(os.environ, PYTHONPATH=str(src))
     cmd = [sys.executable, __file__, "--child", "--model", str(args.model), "--texts", str(texts_path),
-           "--out", str(out_path), "--k", str(args.k), "--repeat", str(args.repeat)]
+           "--out", str(out_path), "--k", str(args.k), "--repeat", str(args.repeat),
+           "--n-single", str(args.n_single)]
     subprocess.run(cmd, env=env, check=True)
     return json.loads(Path(out_path).read_text(encoding="utf-8"))
 
@@ -114,6 +121,7 @@ def main(argv=None):
     p.add_argument("--k", type=int, default=10, help="candidates (the router asks for 10)")
     p.add_argument("--rounds", type=int, default=3, help="processes per tree, alternating")
     p.add_argument("--repeat", type=int, default=3, help="timed repeats per stage inside a process")
+    p.add_argument("--n-single", type=int, default=500, help="texts classified one at a time for p50/p99")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--texts", help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
@@ -132,10 +140,11 @@ def main(argv=None):
         for r in range(args.rounds):
             for name, src in (("old", args.old_src), ("new", args.new_src)):
                 runs[name].append(_run(src, args, texts_path, Path(tmp) / f"{name}{r}.json"))
-    med = {name: {s: statistics.median(run[s] for run in runs[name]) for s in STAGES} for name in runs}
+    keys = STAGES + ("single_p50_ms", "single_p99_ms")
+    med = {name: {s: statistics.median(run[s] for run in runs[name]) for s in keys} for name in runs}
     print(f"{len(texts)} real messages (<= 300 characters), top-{args.k}, CPU s (median of {args.rounds})\n")
-    print("| stage | old s | new s | new / old |\n|---|---:|---:|---:|")
-    for s in STAGES:
+    print("| stage | old | new | new / old |\n|---|---:|---:|---:|")
+    for s in keys:
         print(f"| {s} | {med['old'][s]:.3f} | {med['new'][s]:.3f} | {med['new'][s] / med['old'][s]:.2f} |")
     print(json.dumps({"n": len(texts), "k": args.k, "old": med["old"], "new": med["new"]}))
     return 0

@@ -2,9 +2,9 @@
 
 A term's contribution is its TF-IDF value times its weight for the label
 plus, with groups, its weights for the label's group and subgroup. Weights
-are looked up for all rows of a batch at once: in a canonical CSR matrix the
-keys ``term * n_columns + column`` are sorted, so one ``searchsorted`` per
-level finds every (term, label) weight.
+are looked up for all rows of a batch at once: the keys ``column * n_terms +
+term`` of a canonical CSC matrix are sorted, so one ``searchsorted`` per
+level finds every (label, term) weight.
 """
 
 from __future__ import annotations
@@ -15,11 +15,16 @@ from ._features import sorted_lookup, split_prefix
 
 
 def weight_index(W):
-    """``(keys, values, n_columns)`` of a CSR matrix; ``keys = row * n_columns + column``, sorted."""
-    W = W.copy() if not W.has_canonical_format else W
-    W.sum_duplicates()  # also sorts the indices
-    rows = np.repeat(np.arange(W.shape[0], dtype=np.int64), np.diff(W.indptr))
-    return rows * W.shape[1] + W.indices, W.data.astype(np.float64), W.shape[1]
+    """``(keys, values, n_rows)`` of a sparse matrix; ``keys = column * n_rows + row``, sorted.
+
+    Column-major, so that the weights of one label are contiguous: the
+    lookups of one text (all for the same label) then walk the same part of
+    the index instead of the whole of it.
+    """
+    C = W.tocsc()
+    C.sum_duplicates()  # also sorts the indices
+    cols = np.repeat(np.arange(C.shape[1], dtype=np.int64), np.diff(C.indptr))
+    return cols * C.shape[0] + C.indices, C.data.astype(np.float64), C.shape[0]
 
 
 class Explainer:
@@ -62,8 +67,8 @@ class Explainer:
         classes = np.asarray(classes, dtype=np.int64)
         rows, ids = np.asarray(feats.rows, dtype=np.int64), np.asarray(feats.ids, dtype=np.int64)
         w = np.zeros(ids.size)
-        for (keys, data, n_cols), column in self.levels:
-            w += sorted_lookup(keys, data, ids * n_cols + column[classes][rows], 0.0)
+        for (keys, data, n_rows), column in self.levels:
+            w += sorted_lookup(keys, data, column[classes][rows] * n_rows + ids, 0.0)
         contrib = np.asarray(feats.vals) * w
         nz = np.flatnonzero(contrib)  # zero contributions cannot change any sum below
         n_plain = len(self.names)
