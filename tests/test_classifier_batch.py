@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sujian_router._classifier import BatchPrediction, TextClassifier
 from sujian_router._classifier import _features, _state
@@ -201,3 +203,46 @@ class TestEstimatorContract:
         assert (fits[0].W2_ != fits[1].W2_).nnz == 0
         np.testing.assert_array_equal(fits[0].classes_, ["a", "b", "c", "d"])
         assert fits[0].predict_proba(X).shape == (len(X), 4)
+
+
+class TestNumericParts:
+    """Invariants of the array helpers the search and the featuriser are built from."""
+
+    @settings(max_examples=40, deadline=None)
+    @given(sizes=st.lists(st.integers(1, 5), min_size=1, max_size=6), seed=st.integers(0, 10**6))
+    def test_group_log_softmax_normalises_each_block(self, sizes, seed):
+        from sujian_router._classifier._search import group_log_softmax
+
+        bounds = np.concatenate([[0], np.cumsum(sizes)])
+        s = np.random.default_rng(seed).normal(scale=30, size=(3, bounds[-1]))
+        sums = np.add.reduceat(np.exp(group_log_softmax(s, bounds)), bounds[:-1], axis=1)
+        np.testing.assert_allclose(sums, 1.0, rtol=1e-12)
+
+    @settings(max_examples=40, deadline=None)
+    @given(n_cols=st.integers(1, 30), k=st.integers(1, 30), seed=st.integers(0, 10**6))
+    def test_best_k_returns_the_largest(self, n_cols, k, seed):
+        from sujian_router._classifier._search import best_k
+
+        k = min(k, n_cols)
+        lp = np.random.default_rng(seed).normal(size=(4, n_cols))
+        ids, vals = best_k(lp, k)
+        np.testing.assert_array_equal(np.sort(vals, axis=1), np.sort(lp, axis=1)[:, n_cols - k:])
+        np.testing.assert_array_equal(np.take_along_axis(lp, ids, axis=1), vals)
+
+    @settings(max_examples=40, deadline=None)
+    @given(keys=st.sets(st.integers(0, 10**12), max_size=50), queries=st.lists(st.integers(0, 10**12), max_size=50))
+    def test_sorted_lookup_is_a_dictionary_lookup(self, keys, queries):
+        keys = np.asarray(sorted(keys), dtype=np.int64)
+        values = np.arange(keys.size, dtype=np.int64) * 7
+        table = dict(zip(keys.tolist(), values.tolist()))
+        queries = queries + keys.tolist()[:5]
+        got = _features.sorted_lookup(keys, values, np.asarray(queries, dtype=np.int64), -1)
+        assert got.tolist() == [table.get(q, -1) for q in queries]
+
+    def test_sparse_scores_agree_for_small_and_large_batches(self, fitted, texts):
+        from sujian_router._classifier._search import sparse_scores
+
+        X = fitted.transform(texts[:20])
+        big = sparse_scores(X, fitted.W2_, fitted.b2_)  # scipy's product (more than 8 rows)
+        small = np.vstack([sparse_scores(X[i], fitted.W2_, fitted.b2_) for i in range(20)])  # gathered
+        np.testing.assert_allclose(small, big, rtol=1e-12, atol=1e-12)

@@ -430,7 +430,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : sequence of str
-            Prepared texts (not a single str).
+            Prepared texts (not a single str; not tokens: the tokenizer is
+            part of the fitted model, so texts are segmented exactly as in
+            training).
         top_k : int, default=5
             Candidates per text (capped at the number of classes, at least 1).
         explain : int, default=0
