@@ -626,7 +626,11 @@ class Router:
             return None
         from ._places import check_jurisdiction
 
-        return check_jurisdiction(context.district, context.street, directory)
+        try:
+            return check_jurisdiction(context.district, context.street, directory)
+        except Exception:  # pragma: no cover - defensive: a refused row must still get its decision
+            logger.exception("checking the jurisdiction of a refused row failed")
+            return None
 
     def _decide_unit(self, codes, scores, terms, prepared, ctx, flags, reasons, top_k):
         """A catalog decision: the lead unit with the most candidate mass, its best item, the rules' resolution."""
