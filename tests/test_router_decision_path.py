@@ -73,3 +73,17 @@ class TestRankNames:
         lb, pb = router.rank(texts, k=3)
         assert la.shape == (7, 3) and la.tolist() == lb.tolist() and pa.tolist() == pb.tolist()
         assert [la[i, 0] for i in range(5)] == [router.route(t).candidates[0].code for t in texts[:5]]
+
+
+class TestExplainOnSingleRoutes:
+    def test_route_without_explanation_drops_only_the_keywords(self, router, heldout_tickets):
+        explained = 0
+        for text in heldout_tickets["text"].tolist()[:10]:
+            full = router.route(text, received_at=WHEN)
+            explained += "关键词" in full.reasons[0]
+            bare = router.route(text, received_at=WHEN, explain=False)
+            assert "关键词" not in bare.reasons[0]
+            assert full.reasons[0].split("，关键词")[0] == bare.reasons[0]
+            assert full.to_dict() | {"reasons": None} == bare.to_dict() | {"reasons": None}
+            assert full.reasons[1:] == bare.reasons[1:]
+        assert explained >= 7

@@ -434,7 +434,7 @@ class Router:
         return labels, probs
 
     # ------------------------------------------------------------------ routing
-    def route(self, text, *, district=None, street=None, received_at=None, location=None, top_k=5):
+    def route(self, text, *, district=None, street=None, received_at=None, location=None, top_k=5, explain=True):
         """Route one complaint.
 
         Never raises on a ``str``: empty, content-free or very long texts
@@ -455,6 +455,10 @@ class Router:
             place rules.
         top_k : int
             Number of candidates to return.
+        explain : bool
+            Name the terms behind the decision in its first reason
+            (``关键词：…``); ``False`` skips that lookup, everything else is
+            the same (as in :meth:`route_many`).
 
         Returns
         -------
@@ -472,7 +476,7 @@ class Router:
         when = _parse_time(received_at)
         if when is None:
             when = datetime.now().replace(second=0, microsecond=0)
-        return self._route_batch([text], [(district, street, when, location)], top_k)[0]
+        return self._route_batch([text], [(district, street, when, location)], top_k, explain)[0]
 
     def route_many(self, texts, *, district=None, street=None, received_at=None, location=None,
                    top_k=5, batch_size=2000, explain=True):
