@@ -13,7 +13,8 @@ through ``Router.route``, and dumps one JSON line per decision; the parent compa
 
 Compared exactly: item codes, candidate codes, lead and co-handling units, unit candidates,
 urgency, deadlines, tier, review flag, jurisdiction and flags; confidences (item, candidate, unit)
-to ``--tol``. Reasons are counted separately (the one intended difference: a district that
+to ``--tol``. Rows without a readable time are received "now" in each run, so a comparison whose two runs
+straddle the edge of a rule's time window (22:00, 06:00...) may differ on them. Reasons are counted separately (the one intended difference: a district that
 contradicts its street is explained once instead of twice).
 """
 
