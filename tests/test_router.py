@@ -179,7 +179,7 @@ class TestBatch:
         assert not any("坪山" in u for u in b.departments)
 
     def test_rank_matches_route(self, router):
-        labels, probs = router.rank([PINGSHAN], k=3)
+        labels, probs = router.rank([PINGSHAN], top_k=3)
         d = router.route(PINGSHAN)
         assert labels[0, 0] == d.item_code
         assert probs.shape == (1, 3)
@@ -280,8 +280,8 @@ class TestConcurrencyAndDeterminism:
         a = train(tickets, catalog=catalog, seed=5, progress=False, min_examples_per_item=0)
         b = train(tickets, catalog=catalog, seed=5, progress=False, min_examples_per_item=0)
         probe = generate_tickets(catalog, n_per_item=2, seed=4, split="heldout", items=items)["text"].tolist()
-        la, pa = a.rank(probe, k=3)
-        lb, pb = b.rank(probe, k=3)
+        la, pa = a.rank(probe, top_k=3)
+        lb, pb = b.rank(probe, top_k=3)
         assert (la == lb).all()
         assert (pa == pb).all()
         assert a.review_threshold == b.review_threshold

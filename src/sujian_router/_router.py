@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +39,22 @@ _ROLE_UNIT_CACHE = 50_000
 DEFAULT_SUGGEST_THRESHOLD = 0.2
 
 
+@lru_cache(maxsize=4096)
+def _read_time(text):
+    """The naive ``datetime`` of a stripped time string in one of the accepted layouts, or ``None``.
+
+    Intake systems send the same few timestamps again and again (one per
+    minute), so the answers are remembered.
+    """
+    for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S",
+                "%Y/%m/%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d", "%Y/%m/%d"):
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    return None
+
+
 def _parse_time(value, *, where="received_at"):
     """Turn ``value`` into a naive ``datetime`` (or ``None``); raise ValueError naming it."""
     if value is None:
@@ -52,14 +70,39 @@ def _parse_time(value, *, where="received_at"):
         s = value.strip()
         if not s:
             return None
-        for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S",
-                    "%Y/%m/%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d", "%Y/%m/%d"):
-            try:
-                return datetime.strptime(s, fmt)
-            except ValueError:
-                continue
-        raise ValueError(f"{where}: cannot read {value!r} as a time; expected 'YYYY-MM-DD HH:MM'")
+        when = _read_time(s)
+        if when is None:
+            raise ValueError(f"{where}: cannot read {value!r} as a time; expected 'YYYY-MM-DD HH:MM'")
+        return when
     raise ValueError(f"{where}: expected a datetime or 'YYYY-MM-DD HH:MM' string, got {type(value).__name__}")
+
+
+class _TimeReader:
+    """Reads the receipt times of a batch's rows (each distinct string is parsed once, see ``_read_time``).
+
+    A row whose time is missing or cannot be read gets ``default``; an
+    unreadable one also an error message (the row is flagged, not refused).
+    """
+
+    def __init__(self, default):
+        self.default = default
+
+    def read(self, value):
+        """``(when, error)`` of one value: ``default`` for a missing or unreadable time."""
+        try:
+            return _parse_time(value) or self.default, None
+        except ValueError as exc:
+            return self.default, str(exc)
+
+    def contexts(self, rows):
+        """The rows' ``(district, street, when, location)`` with times read, and ``{row: error}``."""
+        ctx, errors = [], {}
+        for i, (d, s, w, loc) in enumerate(rows):
+            when, error = self.read(w)
+            if error is not None:
+                errors[i] = error
+            ctx.append((d, s, when, loc))
+        return ctx, errors
 
 
 def _blank(value):
@@ -139,7 +182,7 @@ class Router:
         self.rules = rules
         self.metadata = dict(metadata or {})
         self._set_prior(keyword_prior)
-        self._fixed_lead: dict[str, bool] = {}  # item code -> no rule can change its lead
+        self._fixed_lead: dict[str, str | None] = {}  # item code -> its lead role when no rule can change it
         self._role_units: dict[tuple, str] = {}  # (role, district, street) -> unit, from full resolutions
         self.load_warnings: tuple[str, ...] = ()
         if catalog is not None:
@@ -218,11 +261,13 @@ class Router:
         """
         n_classes = len(self.classifier.classes_)
         pool = min(max(k, UNIT_POOL), n_classes) if self._prior is not None else min(k, n_classes)
-        terms = None
-        if explain:
+        if hasattr(self.classifier, "predict_batch"):  # the classifier's batch entry point
+            batch = self.classifier.predict_batch(texts, top_k=pool, explain=5 if explain else 0)
+            labels, probs, terms = batch.labels, batch.probabilities, batch.terms
+        elif explain:
             labels, probs, terms = self.classifier.top_k_explained(texts, k=pool, n_terms=5)
         else:
-            labels, probs = self.classifier.top_k(texts, k=pool)
+            labels, probs, terms = *self.classifier.top_k(texts, k=pool), None
         if self._prior is not None:
             first = np.asarray(labels, dtype=object)[:, 0].copy()
             labels, probs = self._prior.rescore(labels, probs, texts)
@@ -357,25 +402,29 @@ class Router:
         """The labels (item codes) the model can predict."""
         return self.classifier.classes_
 
-    def rank(self, texts, k=5):
-        """Return the top-``k`` labels and probabilities for raw texts.
+    def rank(self, texts, top_k=5, *, k=None):
+        """Return the top-``top_k`` labels and probabilities for raw texts.
 
         Parameters
         ----------
         texts : iterable of str
             Raw complaint texts (normalised and masked here).
-        k : int
+        top_k : int
             How many candidates per text.
+        k : int, optional
+            The former name of ``top_k`` (still accepted; ``top_k`` is the
+            project's one name for the candidate count).
 
         Returns
         -------
-        labels : ndarray of str, shape (n, k)
-        probs : ndarray of float, shape (n, k)
+        labels : ndarray of str, shape (n, top_k)
+        probs : ndarray of float, shape (n, top_k)
         """
-        from ._text import prepare_text
-
-        prepared = [prepare_text(t if isinstance(t, str) else "").text for t in texts]
-        return self._rank_prepared(prepared, k)
+        if k is not None:
+            top_k = k
+        prepared = [p.text if p is not None and not isinstance(p, Exception) else ""
+                    for p in _prepare_batch([t if isinstance(t, str) else "" for t in texts])]
+        return self._rank_prepared(prepared, top_k)
 
     def _rank_prepared(self, prepared, k):
         k = max(1, min(int(k), len(self.classifier.classes_)))
@@ -385,7 +434,7 @@ class Router:
         return labels, probs
 
     # ------------------------------------------------------------------ routing
-    def route(self, text, *, district=None, street=None, received_at=None, location=None, top_k=5):
+    def route(self, text, *, district=None, street=None, received_at=None, location=None, top_k=5, explain=True):
         """Route one complaint.
 
         Never raises on a ``str``: empty, content-free or very long texts
@@ -406,6 +455,10 @@ class Router:
             place rules.
         top_k : int
             Number of candidates to return.
+        explain : bool
+            Name the terms behind the decision in its first reason
+            (``关键词：…``); ``False`` skips that lookup, everything else is
+            the same (as in :meth:`route_many`).
 
         Returns
         -------
@@ -423,7 +476,7 @@ class Router:
         when = _parse_time(received_at)
         if when is None:
             when = datetime.now().replace(second=0, microsecond=0)
-        return self._route_batch([text], [(district, street, when, location)], top_k)[0]
+        return self._route_batch([text], [(district, street, when, location)], top_k, explain)[0]
 
     def route_many(self, texts, *, district=None, street=None, received_at=None, location=None,
                    top_k=5, batch_size=2000, explain=True):
@@ -455,20 +508,11 @@ class Router:
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"route_many: batch_size must be a positive integer, got {batch_size!r}")
         rows_text, rows_ctx = self._rows(texts, district, street, received_at, location)
-        default_when = datetime.now().replace(second=0, microsecond=0)
+        times = _TimeReader(datetime.now().replace(second=0, microsecond=0))
         out: list[RoutingDecision] = []
         for start in range(0, len(rows_text), int(batch_size)):
             chunk_t = rows_text[start:start + batch_size]
-            chunk_c = rows_ctx[start:start + batch_size]
-            ctx = []
-            errors = {}
-            for i, (d, s, w, loc) in enumerate(chunk_c):
-                try:
-                    when = _parse_time(w)
-                except ValueError as exc:
-                    errors[i] = str(exc)
-                    when = None
-                ctx.append((d, s, when or default_when, loc))
+            ctx, errors = times.contexts(rows_ctx[start:start + batch_size])
             decisions = self._route_batch(chunk_t, ctx, top_k, explain)
             for i, msg in errors.items():
                 decisions[i] = _with_flag(decisions[i], "invalid_context", f"提交时间无法识别（{msg}），按当前时间计算时限")
@@ -509,53 +553,53 @@ class Router:
         ctx = [(district, street, received_at, location)] * len(rows)
         return rows, ctx
 
+    # ------------------------------------------------------------ the decision path
     def _route_batch(self, texts, ctx, top_k, explain=True):
-        """Classify a batch and build decisions; per-row failures become flagged decisions."""
-        from ._text import prepare_text
+        """Route one batch; every row gets a decision, per-row failures a flagged one.
 
-        prepared = []
-        for t in texts:
-            if isinstance(t, str):
-                try:
-                    prepared.append(prepare_text(t))
-                except Exception as exc:  # defensive: never lose a row
-                    prepared.append(exc)
-            else:
-                prepared.append(None)
-        usable = [i for i, p in enumerate(prepared) if p is not None and not isinstance(p, Exception) and not p.empty]
+        The steps, in order: :func:`_prepare_batch` (normalise and mask each
+        distinct text once), :meth:`_rank_batch` (one classifier call for the
+        usable rows, then the keyword prior), :meth:`_decide` per row (refuse
+        unusable rows, choose item and lead unit, apply the rules, choose the
+        tier) and :func:`_check_place` (unknown district or street names).
+        """
+        prepared = _prepare_batch(texts)
         top_k = max(1, int(top_k))
-        k = min(max(top_k, UNIT_POOL), len(self.classifier.classes_))
-        labels = probs = terms = None
-        batch_error = None
-        if usable:
-            try:
-                labels, probs, terms = self._candidates([prepared[i].text for i in usable], k, explain)
-            except Exception as exc:  # pragma: no cover - defensive
-                batch_error = exc
-        pos = {i: j for j, i in enumerate(usable)}
+        ranked = self._rank_batch(prepared, top_k, explain)
         out = []
         for i, p in enumerate(prepared):
             try:
-                out.append(self._decide(texts[i], p, ctx[i], labels, probs, terms, pos.get(i), batch_error,
-                                        top_k))
+                out.append(self._decide(texts[i], p, ctx[i], ranked, i, top_k))
             except Exception as exc:  # never lose a row
                 logger.exception("routing row %d failed", i)
                 out.append(self._flagged(ctx[i], "row_error", f"该条诉求处理出错（{type(exc).__name__}: {exc}），请人工分拨"))
         return [_check_place(self.catalog, d, c) for d, c in zip(out, ctx)]
 
-    def _flagged(self, ctx, flag, reason, extra_flags=()):
-        district, street, when, location = ctx
-        res = self._resolve(None, "", ctx, skip_rules=True)
-        return RoutingDecision(
-            item_code=None, item_name=None, category=None, subcategory=None, confidence=0.0,
-            candidates=(), lead_department=None, co_departments=(), urgency="一般",
-            received_at=when, dispatch_deadline=res.get("dispatch_deadline"),
-            contact_deadline=res.get("contact_deadline"), needs_review=True,
-            district=res.get("district"), street=res.get("street"),
-            flags=(flag, *extra_flags), reasons=(reason,),
-        )
+    def _rank_batch(self, prepared, top_k, explain):
+        """The candidate items of every usable row of a batch, from one classifier call."""
+        usable = [i for i, p in enumerate(prepared) if p is not None and not isinstance(p, Exception) and not p.empty]
+        k = min(max(top_k, UNIT_POOL), len(self.classifier.classes_))
+        labels = probs = terms = error = None
+        if usable:
+            try:
+                labels, probs, terms = self._candidates([prepared[i].text for i in usable], k, explain)
+            except Exception as exc:  # pragma: no cover - defensive
+                error = exc
+        return _Ranked(labels, probs, terms, {i: j for j, i in enumerate(usable)}, error)
 
-    def _decide(self, raw, prepared, ctx, labels, probs, terms, j, batch_error, top_k=5):
+    def _decide(self, raw, prepared, ctx, ranked, i, top_k=5):
+        """The decision of batch row ``i``: refused, free-label, or item and unit with the rules applied."""
+        refused = self._refuse(raw, prepared, ctx, ranked, i)
+        if refused is not None:
+            return refused
+        codes, scores, terms = ranked.row(i)
+        flags, reasons = _text_notes(prepared)
+        if self.catalog is None:
+            return self._decide_free_label(codes, scores, prepared, ctx, flags, reasons, top_k)
+        return self._decide_unit(codes, scores, terms, prepared, ctx, flags, reasons, top_k)
+
+    def _refuse(self, raw, prepared, ctx, ranked, i):
+        """A flagged decision for a row that cannot be classified, else ``None``."""
         if prepared is None:
             kind = "空值" if raw is None or (isinstance(raw, float) and math.isnan(raw)) else type(raw).__name__
             return self._flagged(ctx, "invalid_input", f"诉求内容不是文本（{kind}），请人工分拨")
@@ -564,62 +608,69 @@ class Router:
         extra = ("truncated",) if prepared.truncated else ()
         if prepared.empty:
             return self._flagged(ctx, "empty_text", "诉求内容为空或没有可识别的文字，请人工分拨", extra)
-        if batch_error is not None or j is None:
-            return self._flagged(ctx, "row_error", f"分类出错（{batch_error}），请人工分拨", extra)
-        codes = [str(c) for c in labels[j]]
-        scores = [float(s) for s in probs[j]]
-        flags = list(extra)
-        reasons = []
-        if prepared.truncated:
-            from ._text import MAX_TEXT_CHARS
+        if ranked.error is not None or i not in ranked.position:
+            return self._flagged(ctx, "row_error", f"分类出错（{ranked.error}），请人工分拨", extra)
+        return None
 
-            reasons.append(f"诉求内容过长，只按前{MAX_TEXT_CHARS}个字符分拨")
-        if prepared.masked:
-            reasons.append("已屏蔽个人信息：" + "、".join(prepared.masked))
-        if self.catalog is None:
-            return self._decide_free_label(codes, scores, prepared, ctx, flags, reasons, top_k)
+    def _flagged(self, ctx, flag, reason, extra_flags=()):
+        """A ``manual`` decision without an item; the row's deadlines and jurisdiction still stated."""
+        context = _routing_context(ctx)
+        flags, reasons = [flag, *extra_flags], [reason]
+        conflict = self._place_conflict(context)
+        if conflict:
+            flags.append("jurisdiction_conflict")
+            reasons.append(conflict)
+        res = _bare_resolution(context.district, context.street, context.received_at)
+        return _build_decision(res, flags=flags, reasons=reasons, tier="manual")
+
+    def _place_conflict(self, context):
+        """The places layer's sentence when the given district and street contradict each other."""
+        directory = getattr(self.catalog, "departments", None)
+        if directory is None or not (context.district and context.street):
+            return None
+        from ._places import check_jurisdiction
+
+        try:
+            return check_jurisdiction(context.district, context.street, directory)
+        except Exception:  # pragma: no cover - defensive: a refused row must still get its decision
+            logger.exception("checking the jurisdiction of a refused row failed")
+            return None
+
+    def _decide_unit(self, codes, scores, terms, prepared, ctx, flags, reasons, top_k):
+        """A catalog decision: the lead unit with the most candidate mass, its best item, the rules' resolution."""
         units, resolved = self._unit_candidates(codes, scores, prepared.text, ctx)
         code = units[0].items[0]
         item = self.catalog.get(code)
-        res = resolved[code] if code in resolved else self._resolve(item, prepared.text, ctx)
+        res = resolved[code] if code in resolved else self._resolution(item, prepared.text, ctx)
         confidence = scores[codes.index(code)]
-        row_terms = terms[j] if terms is not None and code == codes[0] else ()
+        row_terms = terms if terms is not None and code == codes[0] else ()
         reasons.insert(0, _verdict(item.name, confidence, row_terms))
-        if units[0].unit != resolved[codes[0]]["lead_department"]:
+        if units[0].unit != resolved[codes[0]].lead_department:
             reasons.insert(1, f"按主办单位汇总：{units[0].unit}合计置信度{units[0].probability:.2f}，"
                               f"高于首选事项「{self.catalog.get(codes[0]).name}」的主办单位")
-        reasons.extend(res["reasons"])
-        if res["joint_review"] and "joint_review" not in flags:
+        reasons.extend(res.reasons)
+        if res.joint_review and "joint_review" not in flags:
             flags.append("joint_review")
-        if res["arbitration"]:
+        if res.arbitration:
             flags.append("arbitration")
-        flags.extend(f for f in res.get("flags", ()) if f not in flags)
-        tier = self._tier(units[0].probability, prepared, res["joint_review"], flags, reasons)
-        return RoutingDecision(
-            item_code=item.code, item_name=item.name, category=item.category, subcategory=item.subcategory,
-            confidence=confidence, candidates=self._item_candidates(codes, scores, top_k),
-            lead_department=res["lead_department"], co_departments=res["co_departments"],
-            urgency=res["urgency"], received_at=res["received_at"],
-            dispatch_deadline=res["dispatch_deadline"], contact_deadline=res["contact_deadline"],
-            needs_review=tier != "auto", arbitration=res["arbitration"], joint_review=res["joint_review"],
-            district=res["district"], street=res["street"], flags=tuple(flags), reasons=tuple(reasons),
-            unit_confidence=units[0].probability, unit_candidates=units, tier=tier,
-        )
+        flags.extend(f for f in res.flags if f not in flags)
+        tier = self._tier(units[0].probability, prepared, res.joint_review, flags, reasons)
+        return _build_decision(res, item=item, confidence=confidence,
+                               candidates=self._item_candidates(codes, scores, top_k), flags=flags,
+                               reasons=reasons, unit_confidence=units[0].probability, unit_candidates=units,
+                               tier=tier)
 
     def _decide_free_label(self, codes, scores, prepared, ctx, flags, reasons, top_k):
         """A decision of a free-label model: no units, so the tier follows the label's confidence."""
         district, street, when, _ = ctx
         reasons.insert(0, _verdict(codes[0], scores[0], ()))
         tier = self._tier(scores[0], prepared, False, flags, reasons)
-        return RoutingDecision(
-            item_code=codes[0], item_name=codes[0], category=None, subcategory=None,
-            confidence=scores[0], candidates=self._item_candidates(codes, scores, top_k),
-            lead_department=None, co_departments=(), urgency="一般", received_at=when,
-            needs_review=tier != "auto",
-            district=None if _blank(district) else district, street=None if _blank(street) else street,
-            flags=tuple(flags), reasons=tuple(reasons) + ("自由标签模型：不解析承办部门",),
-            unit_confidence=scores[0], tier=tier,
-        )
+        reasons.append("自由标签模型：不解析承办部门")
+        res = _bare_resolution(None if _blank(district) else district, None if _blank(street) else street, when,
+                               deadlines=False)
+        return _build_decision(res, label=codes[0], confidence=scores[0],
+                               candidates=self._item_candidates(codes, scores, top_k), flags=flags,
+                               reasons=reasons, unit_confidence=scores[0], tier=tier)
 
     def _item_candidates(self, codes, scores, top_k):
         """The displayed top-``top_k`` item candidates."""
@@ -635,23 +686,27 @@ class Router:
         """
         resolved = {}
         mass: dict[str, list] = {}
+        first = None
         for rank, (code, score) in enumerate(zip(codes, scores)):
             if rank and score < UNIT_MIN_PROB:
                 break
-            item = self.catalog.get(code)
-            unit = self._known_lead(item, resolved[codes[0]]) if rank else None
+            unit = self._known_lead(code, first) if rank else None
             if unit is None:
-                res = self._resolve(item, text, ctx)
+                res = self._resolution(self.catalog.get(code), text, ctx)
                 resolved[code] = res
-                unit = res["lead_department"] or ""
-            entry = mass.setdefault(unit, [0.0, rank, []])
-            entry[0] += score
-            entry[2].append(code)
+                first = first or res
+                unit = res.lead_department or ""
+            entry = mass.get(unit)
+            if entry is None:
+                mass[unit] = [score, rank, [code]]
+            else:
+                entry[0] += score
+                entry[2].append(code)
         ranked = sorted(mass.items(), key=lambda kv: (-kv[1][0], kv[1][1]))
         units = tuple(UnitCandidate(unit, round(min(1.0, p), 4), tuple(items)) for unit, (p, _, items) in ranked)
         return units, resolved
 
-    def _known_lead(self, item, first):
+    def _known_lead(self, code, first):
         """The lead unit of a further candidate without a rules pass, or ``None`` when one is needed.
 
         When no rule can change the item's lead (none that sets a lead or asks
@@ -660,16 +715,16 @@ class Router:
         (``first``, the first candidate's resolution); the unit that role
         resolves to there is remembered from earlier full resolutions.
         """
-        code = item.code
-        fixed = self._fixed_lead.get(code)
-        if fixed is None:
+        role = self._fixed_lead.get(code, False)
+        if role is False:
+            item = self.catalog.get(code)
             rules = self.rules.rules_for(item) if self.rules is not None else ()
             fixed = bool(item.lead_department) and not getattr(item, "gap", False) and \
                 not any(r.lead or r.joint_review for r in rules)
-            self._fixed_lead[code] = fixed
-        if not fixed:
+            role = self._fixed_lead[code] = item.lead_department if fixed else None
+        if role is None:
             return None
-        return self._role_units.get((item.lead_department, first["district"], first["street"]))
+        return self._role_units.get((role, first.district, first.street))
 
     def _tier(self, unit_confidence, prepared, joint_review, flags, reasons):
         """Choose ``auto``/``suggest``/``manual``; append the flags and reasons that explain it."""
@@ -694,44 +749,136 @@ class Router:
             tier = "suggest"
         return tier
 
-    def _resolve(self, item, text, ctx, *, skip_rules=False):
-        """Apply the rules (or, without rules, only deadlines) and return a plain dict."""
-        from ._rules import RoutingContext
+    def _resolution(self, item, text, ctx):
+        """The rules' :class:`~sujian_router._rules.Resolution` of ``item`` for this text and context.
 
-        district, street, when, location = ctx
-        context = RoutingContext(
-            district=None if _blank(district) else str(district),
-            street=None if _blank(street) else str(street),
-            received_at=when,
-            location=None if _blank(location) else str(location),
-        )
-        if self.rules is None or self.catalog is None or skip_rules:
-            dispatch, contact = deadlines_for("一般", when)
-            return {"dispatch_deadline": dispatch, "contact_deadline": contact,
-                    "district": context.district, "street": context.street}
+        Without rules (or a catalog) only the deadlines of a general request
+        are set. Each resolution also teaches :meth:`_known_lead` which unit
+        its lead role is in its jurisdiction.
+        """
+        context = _routing_context(ctx)
+        if self.rules is None or self.catalog is None:
+            return _bare_resolution(context.district, context.street, context.received_at)
         res = self.rules.apply(item, text, context, self.catalog.departments)
         if len(self._role_units) < _ROLE_UNIT_CACHE:
             self._role_units[(res.lead_role, res.district, res.street)] = res.lead_department
-        return {
-            "lead_department": res.lead_department,
-            "co_departments": tuple(res.co_departments),
-            "urgency": res.urgency,
-            "received_at": res.received_at,
-            "dispatch_deadline": res.dispatch_deadline,
-            "contact_deadline": res.contact_deadline,
-            "arbitration": res.arbitration,
-            "joint_review": res.joint_review,
-            "district": res.district,
-            "street": res.street,
-            "reasons": list(res.reasons),
-            "flags": tuple(getattr(res, "flags", ())),
-        }
+        return res
+
+    def _resolve(self, item, text, ctx):
+        """:meth:`_resolution` as a plain dict (what ``evaluate`` reads the lead unit from)."""
+        return self._resolution(item, text, ctx).to_dict()
 
     def __repr__(self):
         n = len(self.classifier.classes_)
         kind = "catalog" if self.catalog is not None else "free-label"
         t = self.thresholds
         return f"Router({kind}, {n} labels, auto>={t.auto:.3f}, suggest>={t.suggest:.3f})"
+
+
+@dataclass(frozen=True)
+class _Ranked:
+    """The classifier's answer for the usable rows of one batch.
+
+    ``labels``/``probs`` have one row per usable batch row (``position`` maps
+    batch row to that row); ``terms`` holds the words behind each first item
+    (``None`` unless explanations were asked for); ``error`` is the exception
+    of a failed classifier call.
+    """
+
+    labels: object
+    probs: object
+    terms: list | None
+    position: dict
+    error: Exception | None
+
+    def row(self, i):
+        """``(codes, scores, terms)`` of batch row ``i`` as plain Python values."""
+        j = self.position[i]
+        terms = self.terms[j] if self.terms is not None else None
+        return [str(c) for c in self.labels[j]], [float(s) for s in self.probs[j]], terms
+
+
+def _prepare_batch(texts):
+    """Normalise and mask every text of a batch once (repeated texts share the work).
+
+    Each entry is a ``PreparedText``, ``None`` for a non-string, or the
+    exception preparing it raised (the row is then flagged, never lost).
+    """
+    from ._text import prepare_text
+
+    done, out = {}, []
+    for t in texts:
+        if not isinstance(t, str):
+            out.append(None)
+            continue
+        p = done.get(t)
+        if p is None:
+            try:
+                p = prepare_text(t)
+            except Exception as exc:  # defensive: never lose a row
+                p = exc
+            done[t] = p
+        out.append(p)
+    return out
+
+
+def _text_notes(prepared):
+    """The flags and reasons a prepared text brings by itself (cut to length, personal data masked)."""
+    flags, reasons = [], []
+    if prepared.truncated:
+        from ._text import MAX_TEXT_CHARS
+
+        flags.append("truncated")
+        reasons.append(f"诉求内容过长，只按前{MAX_TEXT_CHARS}个字符分拨")
+    if prepared.masked:
+        reasons.append("已屏蔽个人信息：" + "、".join(prepared.masked))
+    return flags, reasons
+
+
+def _routing_context(ctx):
+    """The rules' :class:`RoutingContext` of a row's ``(district, street, when, location)``."""
+    from ._rules import RoutingContext
+
+    district, street, when, location = ctx
+    return RoutingContext(
+        district=None if _blank(district) else str(district),
+        street=None if _blank(street) else str(street),
+        received_at=when,
+        location=None if _blank(location) else str(location),
+    )
+
+
+def _bare_resolution(district, street, when, *, deadlines=True):
+    """A resolution without rules: no units, a general request's deadlines (when asked for)."""
+    from ._rules import Resolution
+
+    dispatch, contact = deadlines_for("一般", when) if deadlines else (None, None)
+    return Resolution(lead_department=None, co_departments=(), lead_role=None, co_roles=(), urgency="一般",
+                      received_at=when, dispatch_deadline=dispatch, contact_deadline=contact,
+                      arbitration=False, joint_review=False, district=district, street=street,
+                      fired_rules=(), reasons=())
+
+
+def _build_decision(res, *, item=None, label=None, confidence=0.0, candidates=(), flags=(), reasons=(),
+                    unit_confidence=0.0, unit_candidates=(), tier="manual"):
+    """The one place a :class:`RoutingDecision` is assembled from a resolution and the choices made.
+
+    ``item`` (a catalog item) or ``label`` (a free label) names what was
+    chosen; neither for a refused row. ``needs_review`` follows the tier.
+    """
+    return RoutingDecision(
+        item_code=item.code if item is not None else label,
+        item_name=item.name if item is not None else label,
+        category=item.category if item is not None else None,
+        subcategory=item.subcategory if item is not None else None,
+        confidence=confidence, candidates=candidates,
+        lead_department=res.lead_department, co_departments=tuple(res.co_departments), urgency=res.urgency,
+        received_at=res.received_at, dispatch_deadline=res.dispatch_deadline,
+        contact_deadline=res.contact_deadline, needs_review=tier != "auto",
+        arbitration=res.arbitration, joint_review=res.joint_review, district=res.district, street=res.street,
+        flags=tuple(flags), reasons=tuple(reasons),
+        unit_confidence=unit_confidence, unit_candidates=unit_candidates, tier=tier,
+    )
 
 
 def _verdict(label_name, confidence, row_terms):
@@ -743,34 +890,35 @@ def _verdict(label_name, confidence, row_terms):
 
 
 def _check_place(catalog, decision, ctx):
-    """Flag ``invalid_context`` (and review) when the given district or street is unknown or they disagree."""
-    from ._places import check_jurisdiction
+    """Flag ``invalid_context`` (and review) when the given district or street is unknown or they disagree.
 
+    Unknown names are found here; a contradiction between a known district
+    and a known street is the places layer's finding (its
+    ``jurisdiction_conflict`` flag and reason), so it is not explained twice.
+    """
     directory = getattr(catalog, "departments", None)
     district, street = ctx[0], ctx[1]
     if directory is None or (_blank(district) and _blank(street)):
         return decision
     problems = []
-    nd = None if _blank(district) else directory.normalize_district(str(district))
-    if not _blank(district) and nd is None:
+    if not _blank(district) and directory.normalize_district(str(district)) is None:
         problems.append(f"区“{str(district)[:40]}”无法识别")
-    ns = None if _blank(street) else directory.normalize_street(str(street))
-    if not _blank(street) and ns is None:
+    if not _blank(street) and directory.normalize_street(str(street)) is None:
         problems.append(f"街道“{str(street)[:40]}”无法识别")
-    conflict = check_jurisdiction(nd, ns, directory) if ns and nd else None
-    if conflict:
-        problems.append(conflict)
-    if not problems:
-        return decision
-    return _with_flag(decision, "invalid_context", "事发地有误：" + "；".join(problems) + "，请人工核实")
+    if problems:
+        return _with_flag(decision, "invalid_context", "事发地有误：" + "；".join(problems) + "，请人工核实")
+    if "jurisdiction_conflict" in decision.flags:
+        return _with_flag(decision, "invalid_context")
+    return decision
 
 
-def _with_flag(decision, flag, reason):
+def _with_flag(decision, flag, reason=None):
+    """``decision`` with one more flag (and reason), sent to review: ``auto`` becomes ``suggest``."""
     from dataclasses import replace
 
     tier = "suggest" if decision.tier == "auto" else decision.tier
-    return replace(decision, flags=(*decision.flags, flag), reasons=(*decision.reasons, reason),
-                   needs_review=True, tier=tier)
+    reasons = decision.reasons if reason is None else (*decision.reasons, reason)
+    return replace(decision, flags=(*decision.flags, flag), reasons=reasons, needs_review=True, tier=tier)
 
 
 def _model_card(meta, n_labels):

@@ -39,6 +39,13 @@ Order of :meth:`RuleSet.apply` (documented, deterministic):
    resolution's note becomes a reason. Co-handling units are de-duplicated
    and never repeat the lead unit.
 
+Each step is one method of :class:`RuleSet` (``_step_place`` ... ``_step_units``)
+working on the state of one complaint (``_Pass``). Steps 3-8 read only the
+item, the fired rules, the jurisdiction of step 1, whether a receipt time is
+given and (for operator-group roles, whose unit the text names) the text, so
+their outcome is memoised on exactly that; deadlines always come from the
+exact receipt time.
+
 Examples
 --------
 >>> from datetime import datetime
@@ -288,6 +295,8 @@ class _Problems:
 
 
 _MAX_PROBLEM_CHARS = 300
+#: Most memoised outcomes of steps (3)-(8) a rule set keeps.
+_LATER_CACHE = 50_000
 _MAX_PROBLEMS = 50
 
 
@@ -360,6 +369,53 @@ def _parse_time(value, windows, where, problems):
     return tuple(out), "、".join(labels)
 
 
+@dataclass(frozen=True)
+class _KnownCodes:
+    """The catalog's item, subcategory and category codes (rules are checked against them)."""
+
+    items: frozenset
+    subcategories: frozenset
+    categories: frozenset
+
+
+@dataclass(frozen=True)
+class _ParseEnv:
+    """What every rule of a file is checked against while it is parsed."""
+
+    places: dict  # place type -> trigger words
+    windows: dict  # time window name -> ((start, end), ...)
+    known_roles: set | None  # the directory's roles; None: not checked
+    codes: _KnownCodes | None  # None: not checked
+    directory: object  # normalises district and street names; None: not checked
+
+
+@dataclass(frozen=True)
+class _RuleHeader:
+    """A rule's identity and switch, with its still unparsed ``when`` and ``then`` mappings."""
+
+    rid: str
+    description: str
+    priority: int
+    enabled: object
+    when: dict
+    then: dict
+
+
+def _section(value, where, name, missing, problems):
+    """A rule's ``when`` or ``then`` mapping; ``{}`` (and a problem) when absent or empty."""
+    if not isinstance(value, dict) or not value:
+        problems.add(where, name, missing)
+        return {}
+    return value
+
+
+def _unknown_keys(mapping, allowed, where, name, what, problems):
+    """Report every key of ``mapping`` that is not ``allowed``."""
+    for key in mapping:
+        if key not in allowed:
+            problems.add(where, f"{name}.{key}", f"{what}; allowed: {list(allowed)}")
+
+
 def _check_bool(value, where, name, problems):
     if value is None:
         return False
@@ -367,6 +423,63 @@ def _check_bool(value, where, name, problems):
         problems.add(where, name, f"expected true or false, got {value!r}")
         return False
     return value
+
+
+@dataclass(eq=False)
+class _Pass:
+    """The working state of one :meth:`RuleSet.apply`: what each step reads and adds.
+
+    The inputs come first; every later field starts empty and is filled by
+    the step named in its comment, so a step's effect is visible in one place.
+    """
+
+    item: object
+    text: str
+    context: RoutingContext
+    directory: object
+    reasons: list = field(default_factory=list)
+    district: str | None = None  # (1) place
+    street: str | None = None  # (1) place
+    place: object = None  # (1) the places layer's ``Located`` answer, if any
+    fired: list = field(default_factory=list)  # (2) rules
+    lead_role: str | None = None  # (3) lead, (4) first-responsible, (6) joint review
+    co_roles: list = field(default_factory=list)  # (3) lead, (6) joint review
+    arbitration: bool = False  # (3) lead conflicts, (5) arbitration
+    item_lead: str | None = None  # (4) first-responsible
+    joint_review: bool = False  # (6) joint review
+    urgency: str = "一般"  # (7) urgency
+    dispatch: datetime | None = None  # (7) urgency
+    contact: datetime | None = None  # (7) urgency
+    unique_co: list = field(default_factory=list)  # (8) units
+    lead_unit: str | None = None  # (8) units
+    co_units: list = field(default_factory=list)  # (8) units
+
+    #: What steps (3)-(8) leave behind, besides their reasons and the deadlines.
+    LATER = ("lead_role", "co_roles", "arbitration", "item_lead", "joint_review", "urgency", "unique_co",
+             "lead_unit", "co_units")
+
+    def snapshot(self, start):
+        """The outcome of steps (3)-(8): their fields and the reasons they added after ``start``."""
+        values = tuple(tuple(v) if isinstance(v, list) else v for v in (getattr(self, f) for f in self.LATER))
+        return values, tuple(self.reasons[start:])
+
+    def restore(self, snapshot):
+        """Take a :meth:`snapshot` of the same steps as if they had just run."""
+        values, reasons = snapshot
+        for name, value in zip(self.LATER, values):
+            setattr(self, name, list(value) if isinstance(value, tuple) else value)
+        self.reasons.extend(reasons)
+
+    def resolution(self) -> Resolution:
+        """The finished :class:`Resolution`."""
+        return Resolution(
+            lead_department=self.lead_unit, co_departments=tuple(self.co_units), lead_role=self.lead_role,
+            co_roles=tuple(self.unique_co), urgency=self.urgency, received_at=self.context.received_at,
+            dispatch_deadline=self.dispatch, contact_deadline=self.contact, arbitration=self.arbitration,
+            joint_review=self.joint_review, district=self.district, street=self.street,
+            fired_rules=tuple(r.id for r in self.fired), reasons=tuple(self.reasons),
+            flags=tuple(self.place.flags) if self.place is not None else (),
+        )
 
 
 class RuleSet:
@@ -413,6 +526,9 @@ class RuleSet:
                 self._by_cat.setdefault(code, []).append(r)
         self._candidates_cache = {}
         self._district_norm = {}
+        self._later_cache = {}  # memo of steps (3)-(8), see _later_steps
+        self._last_place = None  # (directory, (text, district, street, location), Located), see _jurisdiction
+        self._group_roles = {}  # id(directory) -> (directory, its role -> reads-the-text test)
 
     # --------------------------------------------------------------- building
     @classmethod
@@ -448,11 +564,11 @@ class RuleSet:
         if not isinstance(raw_rules, list) or not raw_rules:
             problems.add("file", "rules", "expected a non-empty list of rules")
             raw_rules = []
-        known_roles = cls._known_roles(directory)
-        codes = cls._known_codes(catalog)
+        env = _ParseEnv(places=places, windows=windows, known_roles=cls._known_roles(directory),
+                        codes=cls._known_codes(catalog), directory=directory)
         rules, seen_ids = [], {}
         for index, raw in enumerate(raw_rules, start=1):
-            rule = cls._parse_rule(index, raw, places, windows, known_roles, codes, directory, seen_ids, problems)
+            rule = cls._parse_rule(index, raw, env, seen_ids, problems)
             if rule is not None:
                 rules.append(rule)
         if problems.lines:
@@ -505,24 +621,41 @@ class RuleSet:
     def _known_codes(catalog):
         if catalog is None:
             return None
-        items = set()
-        for it in catalog:
-            items.add(it.code)
-        subs = {getattr(it, "subcategory_code", it.code[:5]) for it in catalog}
-        cats = {getattr(it, "category_code", it.code[:2]) for it in catalog}
-        return items, subs, cats
+        return _KnownCodes(
+            items=frozenset(it.code for it in catalog),
+            subcategories=frozenset(getattr(it, "subcategory_code", it.code[:5]) for it in catalog),
+            categories=frozenset(getattr(it, "category_code", it.code[:2]) for it in catalog),
+        )
 
     @classmethod
-    def _parse_rule(cls, index, raw, places, windows, known_roles, codes, directory, seen_ids, problems):
+    def _parse_rule(cls, index, raw, env, seen_ids, problems):
+        """One rule of the file, or ``None`` when it is disabled or has problems (added to ``problems``)."""
         rid = raw.get("id") if isinstance(raw, dict) else None
         where = f"rule #{index} (id={rid!r})" if rid is not None else f"rule #{index}"
         if not isinstance(raw, dict):
             problems.add(where, "", f"expected a mapping, got {raw!r}")
             return None
         start = len(problems.lines)
+        head = cls._parse_header(index, raw, where, seen_ids, problems)
+        when = cls._parse_when(head.when, where, env, problems)
+        then = cls._parse_then(head.then, where, env, problems)
+        if len(problems.lines) > start or head.enabled is False:
+            return None
+        return Rule(
+            id=head.rid, description=head.description, priority=head.priority, index=index,
+            _any_re=_phrase_re(when["text_any"]),
+            _all_res=tuple(_phrase_re(g if isinstance(g, tuple) else (g,)) for g in when["text_all"]),
+            _none_re=_phrase_re(when["text_none"]),
+            **when, **then,
+        )
+
+    @staticmethod
+    def _parse_header(index, raw, where, seen_ids, problems):
+        """The rule's keys, id, description, priority, switch and its raw ``when``/``then`` mappings."""
         for key in raw:
             if key not in _RULE_KEYS:
                 problems.add(where, key, f"unknown key; allowed: {list(_RULE_KEYS)}")
+        rid = raw.get("id")
         if not isinstance(rid, str) or not rid.strip():
             problems.add(where, "id", "missing or empty id")
             rid = f"#{index}"
@@ -541,31 +674,23 @@ class RuleSet:
         enabled = raw.get("enabled", True)
         if not isinstance(enabled, bool):
             problems.add(where, "enabled", f"expected true or false, got {enabled!r}")
-        when, then = raw.get("when"), raw.get("then")
-        if not isinstance(when, dict) or not when:
-            problems.add(where, "when", "needs at least one condition")
-            when = {}
-        if not isinstance(then, dict) or not then:
-            problems.add(where, "then", "needs at least one action")
-            then = {}
-        for key in when:
-            if key not in _WHEN_KEYS:
-                problems.add(where, f"when.{key}", f"unknown condition; allowed: {list(_WHEN_KEYS)}")
-        for key in then:
-            if key not in _THEN_KEYS:
-                problems.add(where, f"then.{key}", f"unknown action; allowed: {list(_THEN_KEYS)}")
+        when = _section(raw.get("when"), where, "when", "needs at least one condition", problems)
+        then = _section(raw.get("then"), where, "then", "needs at least one action", problems)
+        _unknown_keys(when, _WHEN_KEYS, where, "when", "unknown condition", problems)
+        _unknown_keys(then, _THEN_KEYS, where, "then", "unknown action", problems)
+        return _RuleHeader(rid, description.strip(), priority, enabled, when, then)
 
+    @classmethod
+    def _parse_when(cls, when, where, env, problems):
+        """The conditions of ``when`` as ``Rule`` keyword arguments."""
         kw = {}
-        for key, regex, what, pos in (
-            ("items", _ITEM_RE, "CC-SS-III", 0),
-            ("subcategories", _SUB_RE, "CC-SS", 1),
-            ("categories", _CAT_RE, "CC", 2),
-        ):
+        for key, regex, what in (("items", _ITEM_RE, "CC-SS-III"), ("subcategories", _SUB_RE, "CC-SS"),
+                                 ("categories", _CAT_RE, "CC")):
             values = _str_list(when.get(key), where, f"when.{key}", problems)
             for v in values:
                 if not regex.match(v):
                     problems.add(where, f"when.{key}", f"code {v!r} is not of the form {what}")
-                elif codes is not None and v not in codes[pos]:
+                elif env.codes is not None and v not in getattr(env.codes, key):
                     problems.add(where, f"when.{key}", f"code {v!r} is not in the catalog")
             kw[key] = frozenset(values)
         kw["no_item"] = _check_bool(when.get("no_item"), where, "when.no_item", problems)
@@ -575,24 +700,34 @@ class RuleSet:
         kw["text_all"] = _str_list(when.get("text_all"), where, "when.text_all", problems, nested=True)
         kw["text_none"] = _str_list(when.get("text_none"), where, "when.text_none", problems)
         if "time" in when:
-            kw["time"], kw["time_label"] = _parse_time(when["time"], windows, where, problems)
+            kw["time"], kw["time_label"] = _parse_time(when["time"], env.windows, where, problems)
         place = _str_list(when.get("place"), where, "when.place", problems)
         for p in place:
-            if p not in places:
-                problems.add(where, "when.place", f"unknown place type {p!r}; known: {sorted(places)}")
+            if p not in env.places:
+                problems.add(where, "when.place", f"unknown place type {p!r}; known: {sorted(env.places)}")
         kw["place"] = frozenset(place)
         for key, norm in (("districts", "normalize_district"), ("streets", "normalize_street")):
-            values = _str_list(when.get(key), where, f"when.{key}", problems)
-            if directory is not None and hasattr(directory, norm):
-                fixed = []
-                for v in values:
-                    n = getattr(directory, norm)(v)
-                    if n is None:
-                        problems.add(where, f"when.{key}", f"unknown {key[:-1]} {v!r}")
-                    fixed.append(n or v)
-                values = tuple(fixed)
-            kw[key] = values
+            kw[key] = cls._parse_area(when.get(key), key, norm, where, env.directory, problems)
+        return kw
 
+    @staticmethod
+    def _parse_area(value, key, norm, where, directory, problems):
+        """District or street names of a condition, normalised by ``directory`` when it can."""
+        values = _str_list(value, where, f"when.{key}", problems)
+        if directory is None or not hasattr(directory, norm):
+            return values
+        fixed = []
+        for v in values:
+            n = getattr(directory, norm)(v)
+            if n is None:
+                problems.add(where, f"when.{key}", f"unknown {key[:-1]} {v!r}")
+            fixed.append(n or v)
+        return tuple(fixed)
+
+    @staticmethod
+    def _parse_then(then, where, env, problems):
+        """The actions of ``then`` as ``Rule`` keyword arguments."""
+        kw = {}
         lead = then.get("lead")
         if lead is not None and (not isinstance(lead, str) or not lead.strip()):
             problems.add(where, "then.lead", f"expected a role name, got {lead!r}")
@@ -601,7 +736,7 @@ class RuleSet:
         kw["co"] = _str_list(then.get("co"), where, "then.co", problems)
         for name, roles in (("then.lead", (kw["lead"],) if kw["lead"] else ()), ("then.co", kw["co"])):
             for role in roles:
-                if known_roles is not None and role not in known_roles:
+                if env.known_roles is not None and role not in env.known_roles:
                     problems.add(where, name, f"unknown department role {role!r}")
         urgency = then.get("urgency")
         if urgency is not None and urgency not in URGENCIES:
@@ -615,15 +750,7 @@ class RuleSet:
             problems.add(where, "then.note", f"expected text, got {note!r}")
             note = ""
         kw["note"] = note.strip()
-        if len(problems.lines) > start or enabled is False:
-            return None
-        return Rule(
-            id=rid, description=description.strip(), priority=priority, index=index,
-            _any_re=_phrase_re(kw["text_any"]),
-            _all_res=tuple(_phrase_re(g if isinstance(g, tuple) else (g,)) for g in kw["text_all"]),
-            _none_re=_phrase_re(kw["text_none"]),
-            **kw,
-        )
+        return kw
 
     # -------------------------------------------------------------- accessors
     def check_catalog(self, catalog) -> None:
@@ -638,10 +765,9 @@ class RuleSet:
         problems = _Problems()
         for rule in self._rules:
             where = f"rule {rule.id!r}"
-            for key, values, pos in (("items", rule.items, 0), ("subcategories", rule.subcategories, 1),
-                                     ("categories", rule.categories, 2)):
-                for v in sorted(values):
-                    if v not in codes[pos]:
+            for key in ("items", "subcategories", "categories"):
+                for v in sorted(getattr(rule, key)):
+                    if v not in getattr(codes, key):
                         problems.add(where, f"when.{key}", f"code {v!r} is not in the catalog")
             for role in rule.roles:
                 if roles is not None and role not in roles:
@@ -725,6 +851,9 @@ class RuleSet:
     def apply(self, item, text, context=None, directory=None) -> Resolution:
         """Decide lead and co-handling units, urgency, deadlines and flags.
 
+        Runs the eight documented steps of the module header in order, each a
+        method taking the working state (:class:`_Pass`) of this complaint.
+
         Parameters
         ----------
         item : DutyItem or None
@@ -754,151 +883,206 @@ class RuleSet:
             raise TypeError("apply() needs a department directory (resolve_unit / find_places)")
         context = context or RoutingContext()
         text = text if isinstance(text, str) else ("" if text is None else str(text))
-        reasons = []
+        state = _Pass(item=item, text=text, context=context, directory=directory)
+        self._step_place(state)
+        self._step_rules(state)
+        self._later_steps(state)
+        return state.resolution()
 
-        # (1) jurisdiction: the context, else the places named in the text
-        district, street, place = self._jurisdiction(text, context, directory, reasons)
+    def _later_steps(self, s):
+        """Steps (3)-(8), memoised on everything they read.
+
+        They read only the item, the fired rules, the jurisdiction of step (1),
+        whether a receipt time is given and, for an operator-group role (whose
+        unit the text names), the text; the deadlines are recomputed from the
+        exact receipt time every time.
+        """
+        key = self._later_key(s)
+        done = self._later_cache.get(key) if key is not None else None
+        if done is not None and done[0] is s.item and done[1] is s.directory:
+            s.restore(done[2])
+            s.dispatch, s.contact = deadlines_for(s.urgency, s.context.received_at)
+            return
+        start = len(s.reasons)
+        for step in (self._step_lead, self._step_first_responsible, self._step_arbitration,
+                     self._step_joint_review, self._step_urgency, self._step_units):
+            step(s)
+        if key is not None and len(self._later_cache) < _LATER_CACHE:
+            self._later_cache[key] = (s.item, s.directory, s.snapshot(start))
+
+    def _later_key(self, s):
+        """The memo key of steps (3)-(8), or ``None`` when they cannot be memoised safely."""
+        reads_text = self._text_readers(s.directory)
+        if reads_text is None:
+            return None  # a directory that cannot say which roles read the text
+        item_co = getattr(s.item, "co_departments", ()) or ()
+        roles = [getattr(s.item, "lead_department", None), COORDINATOR_DISTRICT, COORDINATOR_CITY,
+                 *(item_co.split("|") if isinstance(item_co, str) else item_co)]
+        roles.extend(role for r in s.fired for role in r.roles)
+        text_matters = any(reads_text(role) for role in roles if role)
+        place = s.place
+        return (id(s.item), id(s.directory), tuple(id(r) for r in s.fired), s.district, s.street,
+                place.community if place is not None and s.street else None,
+                place.basin if place is not None else None, place is None,
+                s.context.received_at is None, s.text if text_matters else None)
+
+    def _text_readers(self, directory):
+        """``role -> bool``: does the text name the role's unit (an operator group)? ``None``: cannot say."""
+        hit = self._group_roles.get(id(directory))
+        if hit is not None and hit[0] is directory:
+            return hit[1]
+        group_of = getattr(directory, "operator_group", None)
+        answers = {}
+
+        def reads_text(role):
+            found = answers.get(role)
+            if found is None:
+                found = answers[role] = group_of(role) is not None
+            return found
+
+        hit = self._group_roles[id(directory)] = (directory, None if group_of is None else reads_text)
+        return hit[1]
+
+    # ------------------------------------------------------------ the eight steps
+    def _step_place(self, s):
+        """(1) Jurisdiction: the context, else the places named in the text."""
+        s.district, s.street, s.place = self._jurisdiction(s.text, s.context, s.directory, s.reasons)
+
+    def _step_rules(self, s):
+        """(2) The rules whose conditions all hold, in evaluation order."""
+        when = s.context.received_at
+        minute = _minutes(when) if when is not None else None
         places = None
-        minute = _minutes(context.received_at) if context.received_at is not None else None
-
-        # (2) rules
-        fired = []
-        for rule in self.rules_for(item):
-            if rule.no_item and item is not None:
+        for rule in self.rules_for(s.item):
+            if not self._text_and_time_hold(rule, s, minute):
                 continue
-            if rule._any_re is not None and not rule._any_re.search(text):
+            if rule.districts and not self._district_in(s.district, rule.districts, s.directory):
                 continue
-            if rule._all_res and not all(rx.search(text) for rx in rule._all_res):
-                continue
-            if rule._none_re is not None and rule._none_re.search(text):
-                continue
-            if rule.time and (minute is None or not _in_windows(minute, rule.time)):
-                continue
-            if rule.districts and not self._district_in(district, rule.districts, directory):
-                continue
-            if rule.streets and (street is None or street not in rule.streets):
+            if rule.streets and (s.street is None or s.street not in rule.streets):
                 continue
             if rule.place:
                 if places is None:
-                    places = self._PlaceProbe(self, text, context.location)
+                    places = self._PlaceProbe(self, s.text, s.context.location)
                 if not places.any_of(rule.place):
                     continue
-            fired.append(rule)
+            s.fired.append(rule)
 
-        # (3) lead and conflicts
-        arbitration = False
-        lead_rules = [r for r in fired if r.lead]
-        lead_role = None
+    @staticmethod
+    def _text_and_time_hold(rule, s, minute):
+        """The item, text and time conditions of ``rule`` (the cheap ones, checked first)."""
+        if rule.no_item and s.item is not None:
+            return False
+        text = s.text
+        if rule._any_re is not None and not rule._any_re.search(text):
+            return False
+        if rule._all_res and not all(rx.search(text) for rx in rule._all_res):
+            return False
+        if rule._none_re is not None and rule._none_re.search(text):
+            return False
+        return not (rule.time and (minute is None or not _in_windows(minute, rule.time)))
+
+    @staticmethod
+    def _step_lead(s):
+        """(3) The lead of the winning priority; same-priority disagreement is a conflict."""
+        lead_rules = [r for r in s.fired if r.lead]
         if lead_rules:
             top = lead_rules[-1].priority
             group = [r for r in lead_rules if r.priority == top]
             winner = group[0]
-            lead_role = winner.lead
-            others = [r for r in group[1:] if r.lead != winner.lead]
-            if others:
-                arbitration = True
-                for other in others:
-                    reasons.append(
-                        f"规则冲突：规则{winner.id}（主办{winner.lead}）与规则{other.id}（主办{other.lead}）"
-                        f"优先级同为{top}，按文件顺序采用规则{winner.id}，提交争议事项快速裁决"
-                    )
-        for r in fired:
-            reasons.append(f"规则{r.id}：{r.description}" + (f"（{r.note}）" if r.note else ""))
-
-        item_co = tuple(getattr(item, "co_departments", ()) or ()) if item is not None else ()
+            s.lead_role = winner.lead
+            for other in group[1:]:
+                if other.lead == winner.lead:
+                    continue
+                s.arbitration = True
+                s.reasons.append(
+                    f"规则冲突：规则{winner.id}（主办{winner.lead}）与规则{other.id}（主办{other.lead}）"
+                    f"优先级同为{top}，按文件顺序采用规则{winner.id}，提交争议事项快速裁决"
+                )
+        for r in s.fired:
+            s.reasons.append(f"规则{r.id}：{r.description}" + (f"（{r.note}）" if r.note else ""))
+        item_co = tuple(getattr(s.item, "co_departments", ()) or ()) if s.item is not None else ()
         if isinstance(item_co, str):
             item_co = tuple(c for c in item_co.split("|") if c)
-        co_roles = list(item_co)
-        for r in fired:
-            co_roles.extend(r.co)
+        s.co_roles = list(item_co)
+        for r in s.fired:
+            s.co_roles.extend(r.co)
 
-        # (4) 首接负责
-        item_lead = getattr(item, "lead_department", None) if item is not None else None
-        if lead_role is None and item_lead:
-            lead_role = item_lead
-            reasons.append(f"首接负责：规则未另行指定主办，由事项“{item.name}”清单所列主办（{item_lead}）首接负责，直至办结")
+    @staticmethod
+    def _step_first_responsible(s):
+        """(4) 首接负责: without a rule's lead, the item's catalog lead keeps the ticket."""
+        s.item_lead = getattr(s.item, "lead_department", None) if s.item is not None else None
+        if s.lead_role is None and s.item_lead:
+            s.lead_role = s.item_lead
+            s.reasons.append(f"首接负责：规则未另行指定主办，由事项“{s.item.name}”清单所列主办"
+                             f"（{s.item_lead}）首接负责，直至办结")
 
-        # (5) 争议事项快速裁决
-        if item is not None and getattr(item, "disputed", False):
-            arbitration = True
-            reasons.append(f"争议事项快速裁决：事项“{item.name}”在职责清单中标为争议事项")
-        rule_arb = [r.id for r in fired if r.arbitration]
+    @staticmethod
+    def _step_arbitration(s):
+        """(5) 争议事项快速裁决: a disputed item or a rule asking for it."""
+        if s.item is not None and getattr(s.item, "disputed", False):
+            s.arbitration = True
+            s.reasons.append(f"争议事项快速裁决：事项“{s.item.name}”在职责清单中标为争议事项")
+        rule_arb = [r.id for r in s.fired if r.arbitration]
         if rule_arb:
-            arbitration = True
-            reasons.append(f"争议事项快速裁决：规则{'、'.join(rule_arb)}要求裁决")
+            s.arbitration = True
+            s.reasons.append(f"争议事项快速裁决：规则{'、'.join(rule_arb)}要求裁决")
 
-        # (6) 监管空白点会商研判
+    @staticmethod
+    def _step_joint_review(s):
+        """(6) 监管空白点会商研判: the coordinator leads, the former lead co-handles first."""
         why = []
-        if item is None:
+        if s.item is None:
             why.append("没有对应的职责事项")
-        elif getattr(item, "gap", False):
-            why.append(f"事项“{item.name}”是已知监管空白点")
-        rule_jr = [r.id for r in fired if r.joint_review]
+        elif getattr(s.item, "gap", False):
+            why.append(f"事项“{s.item.name}”是已知监管空白点")
+        rule_jr = [r.id for r in s.fired if r.joint_review]
         if rule_jr:
             why.append(f"规则{'、'.join(rule_jr)}要求会商")
-        joint_review = bool(why)
-        if joint_review:
-            coordinator = COORDINATOR_DISTRICT if district else COORDINATOR_CITY
-            kept = [r for r in (lead_role, item_lead) if r and r != coordinator]
-            co_roles[:0] = kept
-            lead_role = coordinator
-            reasons.append(f"监管空白点会商研判：{'；'.join(why)}，由{coordinator}牵头会商研判，明确责任单位")
+        s.joint_review = bool(why)
+        if s.joint_review:
+            coordinator = COORDINATOR_DISTRICT if s.district else COORDINATOR_CITY
+            s.co_roles[:0] = [r for r in (s.lead_role, s.item_lead) if r and r != coordinator]
+            s.lead_role = coordinator
+            s.reasons.append(f"监管空白点会商研判：{'；'.join(why)}，由{coordinator}牵头会商研判，明确责任单位")
 
-        # (7) urgency and deadlines
-        urgent = [r.id for r in fired if r.urgency == "紧急"]
+    @staticmethod
+    def _step_urgency(s):
+        """(7) Urgency (any 紧急 rule wins, else the last rule's, else the item's) and deadlines."""
+        urgent = [r.id for r in s.fired if r.urgency == "紧急"]
         if urgent:
-            urgency = "紧急"
-            reasons.append(f"紧急诉求：规则{'、'.join(urgent)}识别到紧急情形，30分钟内分拨")
+            s.urgency = "紧急"
+            s.reasons.append(f"紧急诉求：规则{'、'.join(urgent)}识别到紧急情形，30分钟内分拨")
         else:
-            set_by = [r for r in fired if r.urgency]
+            set_by = [r for r in s.fired if r.urgency]
             if set_by:
-                urgency = set_by[-1].urgency
+                s.urgency = set_by[-1].urgency
             else:
-                urgency = getattr(item, "urgency", None) if item is not None else None
-                urgency = urgency if urgency in URGENCIES else "一般"
-        received = context.received_at
-        dispatch, contact = deadlines_for(urgency, received)
-        if received is None:
-            reasons.append("未提供受理时间，无法计算分拨和联系时限")
+                urgency = getattr(s.item, "urgency", None) if s.item is not None else None
+                s.urgency = urgency if urgency in URGENCIES else "一般"
+        s.dispatch, s.contact = deadlines_for(s.urgency, s.context.received_at)
+        if s.context.received_at is None:
+            s.reasons.append("未提供受理时间，无法计算分拨和联系时限")
 
-        # (8) units
-        seen_roles = {lead_role}
-        unique_co = []
-        for role in co_roles:
+    def _step_units(self, s):
+        """(8) Roles to concrete units; co-handlers de-duplicated, never the lead."""
+        seen_roles = {s.lead_role}
+        for role in s.co_roles:
             if role not in seen_roles:
                 seen_roles.add(role)
-                unique_co.append(role)
-        where = self._where(place, street, text)
-        lead_res = directory.resolve_unit(lead_role, district, street, **where)
-        reasons.append(f"主办{lead_role}：{lead_res.note}" if lead_res.note else f"主办{lead_role}：{lead_res.name}")
-        co_units = []
-        taken = {lead_res.name}
-        for role in unique_co:
-            res = directory.resolve_unit(role, district, street, **where)
+                s.unique_co.append(role)
+        where = self._where(s.place, s.street, s.text)
+        lead = s.directory.resolve_unit(s.lead_role, s.district, s.street, **where)
+        s.lead_unit = lead.name
+        s.reasons.append(f"主办{s.lead_role}：{lead.note}" if lead.note else f"主办{s.lead_role}：{lead.name}")
+        taken = {lead.name}
+        for role in s.unique_co:
+            res = s.directory.resolve_unit(role, s.district, s.street, **where)
             if res.name in taken:
                 continue
             taken.add(res.name)
-            co_units.append(res.name)
+            s.co_units.append(res.name)
             if res.note:
-                reasons.append(f"协办{role}：{res.note}")
-
-        return Resolution(
-            lead_department=lead_res.name,
-            co_departments=tuple(co_units),
-            lead_role=lead_role,
-            co_roles=tuple(unique_co),
-            urgency=urgency,
-            received_at=received,
-            dispatch_deadline=dispatch,
-            contact_deadline=contact,
-            arbitration=arbitration,
-            joint_review=joint_review,
-            district=district,
-            street=street,
-            fired_rules=tuple(r.id for r in fired),
-            reasons=tuple(reasons),
-            flags=tuple(place.flags) if place is not None else (),
-        )
+                s.reasons.append(f"协办{role}：{res.note}")
 
     # --------------------------------------------------------------- helpers
     class _PlaceProbe:
@@ -926,17 +1110,23 @@ class RuleSet:
         def any_of(self, places):
             return any(self.has(p) for p in places)
 
-    @staticmethod
-    def _jurisdiction(text, context, directory, reasons):
+    def _jurisdiction(self, text, context, directory, reasons):
         """Return (district, street, place) from the context and, where missing, the text.
 
         ``place`` is the ``Located`` answer of the
         places layer, or None for a directory without a gazetteer (then only
-        ``find_places`` is used).
+        ``find_places`` is used). The router applies the rules to several
+        candidate items of one text in a row, so the last answer is kept.
         """
         locate = getattr(directory, "locate", None)
         if locate is not None:
-            place = locate(text, district=context.district, street=context.street, location=context.location)
+            key = (text, context.district, context.street, context.location)
+            last = self._last_place
+            if last is not None and last[0] is directory and last[1] == key:
+                place = last[2]
+            else:
+                place = locate(text, district=context.district, street=context.street, location=context.location)
+                self._last_place = (directory, key, place)  # one tuple: safe to swap between threads
             reasons.extend(place.notes)
             return place.district, place.street, place
         district, street = context.district, context.street
