@@ -13,7 +13,8 @@ table ``LABEL_CATEGORIES`` below maps each label to the catalog categories (two-
   劳动和社会保障 lists 职工医疗/生育保险 and 新农合 → 12, 住房公积金 → 18, 劳动安全 → 17).
 
 A message counts as *accepted* when the category of the router's item (``item_code``'s first two
-digits) is in ``primary | also``; the *primary* figure counts ``primary`` only.  The label says
+digits) is in ``primary | also`` or its subcategory is listed for the label in
+``LABEL_SUBCATEGORIES``; the *primary* figure counts ``primary`` only.  The label says
 nothing about the unit, so this check complements the unit-level one.
 
 Message text is read from the shared folder at run time and never copied; when the folder is absent
@@ -59,6 +60,13 @@ LABEL_CATEGORIES = {
     "交通运输": (("04",), ("05", "16")),
 }
 
+#: Subcategories (``CC-SS``) accepted in addition for a label: a topic the challenge files under the
+#: label that the catalog keeps inside another category (lifts are 特种设备, a 商贸旅游 topic, but the
+#: catalog's residential-lift duties sit with housing; 传销 is a 商贸旅游 topic the police also own).
+LABEL_SUBCATEGORIES = {
+    "商贸旅游": ("02-10", "06-15"),
+}
+
 CATEGORY_CODES = tuple(f"{i:02d}" for i in range(1, 19))
 
 
@@ -91,11 +99,12 @@ def judge(rows, decisions):
     for rec, d in zip(rows.to_dict("records"), decisions):
         primary, also = LABEL_CATEGORIES[rec["label"]]
         cat = d.item_code[:2] if d.item_code else None
+        extra = bool(d.item_code) and d.item_code[:5] in LABEL_SUBCATEGORIES.get(rec["label"], ())
         out.append({
             "row": int(rec["row"]), "label": rec["label"], "source": rec["text_source"],
             "category": cat, "item": d.item_name, "unit": d.lead_department,
             "tier": getattr(d, "tier", None), "confidence": round(float(d.confidence), 4),
-            "primary": cat in primary, "accepted": cat in primary or cat in also,
+            "primary": cat in primary, "accepted": cat in primary or cat in also or extra,
         })
     return out
 
