@@ -125,24 +125,25 @@ def _print(name, s):
         print(f"| {r['chars']} | {r['n']} | {_fmt(r['mean_confidence'])} | {_fmt(r['accuracy'])} |")
 
 
-def _target_sweep(router, targets):
+def _target_sweep(router, targets, suggest_target=None):
     """For each ``auto`` target: the thresholds the default-model recipe would choose, and the dev tiers.
 
     The thresholds are chosen as ``build_default_model`` does (held-out-family synthetic tickets, one per
-    item, seed = default seed + 101; ``suggest`` for the default suggest target); the real development
+    item, seed = default seed + 101; ``suggest`` for ``suggest_target``, by default the library's); the real development
     check is then routed with them.  Only the thresholds change, not the model.
     """
     from sujian_router import generate_tickets
     from sujian_router._evaluate import choose_suggest_threshold, choose_threshold, unit_outcomes
     from sujian_router._train import _TIER_SEED_OFFSET, DEFAULT_SEED, DEFAULT_SUGGEST_ACCURACY
 
+    suggest_target = DEFAULT_SUGGEST_ACCURACY if suggest_target is None else suggest_target
     df = generate_tickets(router.catalog, n_per_item=1, seed=DEFAULT_SEED + _TIER_SEED_OFFSET, split="heldout")
     decisions, correct, in_top = unit_outcomes(router, df)
     conf = np.array([d.unit_confidence for d in decisions], dtype=float)
     out = []
     for target in targets:
         auto = float(choose_threshold(conf, correct, target_accuracy=target))
-        suggest = float(choose_suggest_threshold(conf, in_top, auto=auto, target_accuracy=DEFAULT_SUGGEST_ACCURACY))
+        suggest = float(choose_suggest_threshold(conf, in_top, auto=auto, target_accuracy=suggest_target))
         dev = _real_dev(router.with_thresholds(auto=auto, suggest=suggest))
         row = {"target": target, "auto": auto, "suggest": suggest}
         if dev is not None:
@@ -171,6 +172,8 @@ def main(argv=None) -> int:
     p.add_argument("--no-keywords", action="store_true", help="skip the one-keyword probes")
     p.add_argument("--auto-targets", default="",
                    help="comma-separated auto targets: thresholds chosen as for the default model, real-dev tiers")
+    p.add_argument("--suggest-target", type=float, default=None,
+                   help="suggest target of the sweep (default: the library's DEFAULT_SUGGEST_ACCURACY)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     from sujian_router import Router
@@ -185,7 +188,8 @@ def main(argv=None) -> int:
     if dev is not None:
         out["real_dev"] = _summary(*dev)
     if args.auto_targets:
-        out["target_sweep"] = _target_sweep(router, [float(x) for x in args.auto_targets.split(",")])
+        out["target_sweep"] = _target_sweep(router, [float(x) for x in args.auto_targets.split(",")],
+                                            args.suggest_target)
     if args.json:
         print(json.dumps(out, ensure_ascii=False))
         return 0
