@@ -29,7 +29,6 @@ and receipt time as ``bench_real_dev.py``.  Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -145,19 +144,15 @@ def run(model=None, data=dev.DATA, labels_path=dev.LABELS, n=N_MESSAGES, seed=SE
     return summary, judged
 
 
-def _fmt(x):
-    return "-" if x is None else f"{x:.3f}"
-
-
 def print_table(summary, judged, n_errors=0):
     """Print the summary as markdown tables (and optionally the first rejected messages)."""
     print(f"model: {summary['model']}  seed: {summary['seed']}")
-    print(f"accepted category {_fmt(summary['accepted'])} on {summary['n']} messages "
-          f"(primary categories only: {_fmt(summary['primary'])})")
+    print(f"accepted category {dev._fmt(summary['accepted'])} on {summary['n']} messages "
+          f"(primary categories only: {dev._fmt(summary['primary'])})")
     for key in ("label", "source", "tier"):
         print(f"\n| {key} | n | accepted | primary |\n|---|---:|---:|---:|")
         for k, s in summary[key].items():
-            print(f"| {k} | {s['n']} | {_fmt(s['accepted'])} | {_fmt(s['primary'])} |")
+            print(f"| {k} | {s['n']} | {dev._fmt(s['accepted'])} | {dev._fmt(s['primary'])} |")
     print("\nrejected categories per label (most frequent):")
     for label, counts in summary["confusion"].items():
         print(f"  {label}: {counts}")
@@ -176,15 +171,10 @@ def main(argv=None) -> int:
     p.add_argument("--errors", type=int, default=0, help="list this many rejected messages")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = p.parse_args(argv)
-    if not args.data.is_file():
-        print(f"skipped: the real data are not available ({args.data} is absent); "
-              "the check reads message text from the shared folder at run time", file=sys.stderr)
+    if dev.data_missing(args.data):
         return 0
     summary, judged = run(args.model, args.data, args.labels, args.n, args.seed)
-    if args.json:
-        print(json.dumps(summary, ensure_ascii=False, indent=2))
-    else:
-        print_table(summary, judged, args.errors)
+    dev.emit(summary, judged, args, print_table)
     return 0
 
 
