@@ -202,6 +202,23 @@ def print_table(summary, judged, n_errors=0):
               f"expected {'|'.join(r['expected'])}")
 
 
+def data_missing(data) -> bool:
+    """Say why the check is skipped and return True when the shared messages file is absent."""
+    if Path(data).is_file():
+        return False
+    print(f"skipped: the real data are not available ({data} is absent); "
+          "the check reads message text from the shared folder at run time", file=sys.stderr)
+    return True
+
+
+def emit(summary, judged, args, printer):
+    """Print the summary as JSON (``--json``) or through ``printer(summary, judged, n_errors)``."""
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False, indent=2))
+    else:
+        printer(summary, judged, args.errors)
+
+
 def main(argv=None) -> int:
     """Command-line entry point; returns the exit status."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -214,16 +231,11 @@ def main(argv=None) -> int:
     p.add_argument("--errors", type=int, default=0, help="list this many misrouted rows")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = p.parse_args(argv)
-    if not args.data.is_file():
-        print(f"skipped: the real data are not available ({args.data} is absent); "
-              "the check reads message text from the shared folder at run time", file=sys.stderr)
+    if data_missing(args.data):
         return 0
     district, street = (None, None) if args.no_place else (args.district, args.street)
     summary, judged = run(args.model, args.labels, args.data, district, street)
-    if args.json:
-        print(json.dumps(summary, ensure_ascii=False, indent=2))
-    else:
-        print_table(summary, judged, args.errors)
+    emit(summary, judged, args, print_table)
     return 0
 
 

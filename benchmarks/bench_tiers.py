@@ -125,12 +125,55 @@ def _print(name, s):
         print(f"| {r['chars']} | {r['n']} | {_fmt(r['mean_confidence'])} | {_fmt(r['accuracy'])} |")
 
 
+def _target_sweep(router, targets, suggest_target=None):
+    """For each ``auto`` target: the thresholds the default-model recipe would choose, and the dev tiers.
+
+    The thresholds are chosen as ``build_default_model`` does (held-out-family synthetic tickets, one per
+    item, seed = default seed + 101; ``suggest`` for ``suggest_target``, by default the default model's); the real development
+    check is then routed with them.  Only the thresholds change, not the model.
+    """
+    from sujian_router import generate_tickets
+    from sujian_router._evaluate import choose_suggest_threshold, choose_threshold, unit_outcomes
+    from sujian_router._default_model import _TIER_SEED_OFFSET, DEFAULT_MODEL_SUGGEST_ACCURACY, DEFAULT_SEED
+
+    suggest_target = DEFAULT_MODEL_SUGGEST_ACCURACY if suggest_target is None else suggest_target
+    df = generate_tickets(router.catalog, n_per_item=1, seed=DEFAULT_SEED + _TIER_SEED_OFFSET, split="heldout")
+    decisions, correct, in_top = unit_outcomes(router, df)
+    conf = np.array([d.unit_confidence for d in decisions], dtype=float)
+    out = []
+    for target in targets:
+        auto = float(choose_threshold(conf, correct, target_accuracy=target))
+        suggest = float(choose_suggest_threshold(conf, in_top, auto=auto, target_accuracy=suggest_target))
+        dev = _real_dev(router.with_thresholds(auto=auto, suggest=suggest))
+        row = {"target": target, "auto": auto, "suggest": suggest}
+        if dev is not None:
+            row["tiers"] = _summary(*dev)["tiers"]
+        out.append(row)
+    return out
+
+
+def _print_sweep(rows):
+    print("\n### auto target on the synthetic threshold tickets -> real-dev tiers\n")
+    print("| target | auto thr | suggest thr | auto share | auto acc | suggest share | suggest top-3 | manual share |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        t = {x["tier"]: x for x in r.get("tiers", [])}
+        get = lambda name, key: _fmt(t.get(name, {}).get(key))  # noqa: E731
+        print(f"| {r['target']} | {r['auto']:.3f} | {r['suggest']:.3f} | {get('auto', 'share')} | "
+              f"{get('auto', 'accuracy')} | {get('suggest', 'share')} | {get('suggest', 'accuracy_top')} | "
+              f"{get('manual', 'share')} |")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default=None, help="model directory (default: the bundled default model)")
     p.add_argument("--synthetic-per-item", type=int, default=1, help="held-out synthetic tickets per item (0: none)")
     p.add_argument("--seed", type=int, default=7, help="seed of the synthetic tickets")
     p.add_argument("--no-keywords", action="store_true", help="skip the one-keyword probes")
+    p.add_argument("--auto-targets", default="",
+                   help="comma-separated auto targets: thresholds chosen as for the default model, real-dev tiers")
+    p.add_argument("--suggest-target", type=float, default=None,
+                   help="suggest target of the sweep (default: the library's DEFAULT_SUGGEST_ACCURACY)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     from sujian_router import Router
@@ -144,6 +187,9 @@ def main(argv=None) -> int:
     dev = _real_dev(router)
     if dev is not None:
         out["real_dev"] = _summary(*dev)
+    if args.auto_targets:
+        out["target_sweep"] = _target_sweep(router, [float(x) for x in args.auto_targets.split(",")],
+                                            args.suggest_target)
     if args.json:
         print(json.dumps(out, ensure_ascii=False))
         return 0
@@ -151,6 +197,8 @@ def main(argv=None) -> int:
     for key in ("synthetic", "keywords", "real_dev"):
         if key in out:
             _print(key, out[key])
+    if "target_sweep" in out:
+        _print_sweep(out["target_sweep"])
     return 0
 
 
