@@ -227,3 +227,30 @@ class TestProperties:
             assert loc.community is None or loc.street is not None
 
         check()
+
+
+class TestHotspotMentions:
+    """The hot-issue place step names the street the gazetteer infers (communities, landmarks, short streets)."""
+
+    @pytest.mark.parametrize("text, district, street", [
+        ("桂木园社区楼下夜市摊档太吵", "罗湖区", "桂园街道"),
+        ("世界之窗门口每天晚上广场舞", "南山区", "沙河街道"),
+        ("在坂田这边，楼下空地上有人半夜打牌", "龙岗区", "坂田街道"),
+        ("坪山区坪山街道六联社区路灯不亮", "坪山区", "坪山街道"),
+    ])
+    def test_place_only_text_gets_its_street(self, directory, text, district, street):
+        from sujian_router._hotspots._mentions import extract_places, locate as locate_mentions
+
+        mentions = extract_places(text, directory)
+        assert locate_mentions(mentions) == (district, street)
+
+    def test_a_known_street_is_not_read_as_part_of_a_longer_name(self, directory):
+        from sujian_router._hotspots._mentions import extract_places
+
+        names = [m.name for m in extract_places("坪山区坪山街道六联社区", directory) if m.kind == "street"]
+        assert names == ["坪山街道"]
+
+    def test_pseudonymised_units_still_count_without_the_gazetteer(self, directory):
+        from sujian_router._hotspots._mentions import extract_places, locate as locate_mentions
+
+        assert locate_mentions(extract_places("A7县泉塘街道东四路", directory)) == ("A7县", "泉塘街道")
