@@ -254,3 +254,20 @@ class TestHotspotMentions:
         from sujian_router._hotspots._mentions import extract_places, locate as locate_mentions
 
         assert locate_mentions(extract_places("A7县泉塘街道东四路", directory)) == ("A7县", "泉塘街道")
+
+
+class TestCommunityPlaceForms:
+    """城中村 and metro stations named after a community resolve to its street; shared names stay ambiguous."""
+
+    @pytest.mark.parametrize("text, street", [
+        ("新洲村里一家网吧通宵营业", "沙头街道"),
+        ("上沙村里有间出租屋", "沙头街道"),
+        ("岗厦地铁站出口有人拉客", "福田街道"),
+    ])
+    def test_village_and_station_forms(self, gazetteer, text, street):
+        m = gazetteer.find(text)
+        assert m.street == street and m.evidence and "社区" not in m.evidence[0]
+
+    def test_a_shared_community_name_with_village_suffix_picks_no_street(self, gazetteer):
+        # 岗头 is a community of both 坂田街道 and 观湖街道
+        assert gazetteer.find("岗头村有人乱倒垃圾").street is None

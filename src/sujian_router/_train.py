@@ -29,7 +29,7 @@ DEFAULT_SEED = 20240612
 #: 4: three levels (category, subcategory, item). 5: template families in citizens' registers (``_synth``).
 #: 6: training tickets also use the items' scope words. 7: traditional characters and misspelt complaint
 #: words normalised before tokenising; unit-level tier thresholds; catalog-keyword prior.
-DEFAULT_RECIPE = 7
+DEFAULT_RECIPE = 8
 #: Default target accuracies of the ``auto`` tier (lead unit right) and of the ``suggest`` tier
 #: (right unit among the three shown), for which ``train()`` chooses the tier thresholds.
 DEFAULT_AUTO_ACCURACY = 0.9
