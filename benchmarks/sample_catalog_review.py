@@ -11,7 +11,7 @@ drawn again. Usage::
 
     python benchmarks/sample_catalog_review.py                 # new random seed
     python benchmarks/sample_catalog_review.py --seed 4711 --out review.csv
-    python benchmarks/sample_catalog_review.py --seed 4711 --tally review.csv
+    python benchmarks/sample_catalog_review.py --tally docs/catalog_review/seed_708999.csv [--column verdict_after]
 """
 
 from __future__ import annotations
@@ -46,17 +46,17 @@ def _row(item):
             "phrasings": "|".join(item.phrasings), "verdict": "", "note": ""}
 
 
-def tally(path):
-    """Count the verdicts of a filled-in review CSV (overall and per category)."""
+def tally(path, column="verdict"):
+    """Count the verdicts in ``column`` of a filled-in review CSV (overall and per category)."""
     with open(path, encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    bad = [r["code"] for r in rows if r["verdict"] not in VERDICTS]
+    bad = [r["code"] for r in rows if r.get(column) not in VERDICTS]
     if bad:
-        raise SystemExit(f"{path}: rows without a verdict in {VERDICTS}: {bad[:10]}")
-    total = Counter(r["verdict"] for r in rows)
+        raise SystemExit(f"{path}: rows without a {column} in {VERDICTS}: {bad[:10]}")
+    total = Counter(r[column] for r in rows)
     per_cat = {}
     for r in rows:
-        per_cat.setdefault(r["code"][:2], Counter())[r["verdict"]] += 1
+        per_cat.setdefault(r["code"][:2], Counter())[r[column]] += 1
     return len(rows), total, per_cat
 
 
@@ -65,9 +65,10 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=None, help="sample seed (random when absent; always printed)")
     parser.add_argument("--out", default=None, help="write the review sheet to this CSV (else print it)")
     parser.add_argument("--tally", default=None, help="count the verdicts of a filled-in sheet instead")
+    parser.add_argument("--column", default="verdict", help="the verdict column to count (e.g. verdict_after)")
     args = parser.parse_args(argv)
     if args.tally:
-        n, total, per_cat = tally(args.tally)
+        n, total, per_cat = tally(args.tally, args.column)
         print(f"{n} items: " + ", ".join(f"{v} {total[v]} ({total[v] / n:.1%})" for v in VERDICTS))
         for cat, c in sorted(per_cat.items()):
             print(f"  {cat}: " + ", ".join(f"{v} {c[v]}" for v in VERDICTS))
