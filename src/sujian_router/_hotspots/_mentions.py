@@ -3,10 +3,10 @@
 Hot issues are "many people, one place": to group tickets by place the text
 must name it. This module finds place *mentions* generically, from the shape
 of Chinese place names (a name body followed by a typing suffix such as
-``小区``, ``花园``, ``路``, ``小学`` or ``公司``), plus the districts and streets
-the department directory knows. It does not know which community a compound
-belongs to: :func:`locate` is the single place where a gazetteer can later
-turn a mention into a street and district.
+``小区``, ``花园``, ``路``, ``小学`` or ``公司``), plus the district and street
+the directory's gazetteer infers (a community, a landmark, a street written
+without ``街道``). It does not know which community an arbitrary compound
+belongs to; :func:`locate` turns the mentions into one district and street.
 """
 
 from __future__ import annotations
