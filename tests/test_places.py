@@ -271,3 +271,17 @@ class TestCommunityPlaceForms:
     def test_a_shared_community_name_with_village_suffix_picks_no_street(self, gazetteer):
         # 岗头 is a community of both 坂田街道 and 观湖街道
         assert gazetteer.find("岗头村有人乱倒垃圾").street is None
+
+
+class TestHotspotMentionsElsewhere:
+    @pytest.mark.parametrize("text", ["A市A3区新村社区门口垃圾成堆", "A7县东门菜市场占道经营", "A市北站出站口黑车拉客"])
+    def test_other_city_texts_get_no_shenzhen_street(self, directory, text):
+        from sujian_router._hotspots._mentions import extract_places
+
+        names = {m.name for m in extract_places(text, directory) if m.kind in ("street", "district")}
+        assert not names & (set(directory.streets) | set(directory.districts))
+
+    def test_a_block_letter_does_not_hide_the_gazetteer(self, directory):
+        from sujian_router._hotspots._mentions import extract_places, locate as locate_mentions
+
+        assert locate_mentions(extract_places("世界之窗旁边小区B区楼下广场舞", directory))[1] == "沙河街道"

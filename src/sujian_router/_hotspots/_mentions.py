@@ -52,6 +52,9 @@ _BREAK_WORDS = (
 _PSEUDO_ADMIN = re.compile(f"[A-Z]\\d{{0,2}}(?:市|区|县)|[{_CJK}]{{2}}省")
 #: Pseudonymised administrative names (``A市``, ``A2区``, ``西地省``), removed before comparing texts.
 ADMIN_NAMES = _PSEUDO_ADMIN
+# a pseudonymised city or county, or a lettered district with a number: a text from another city
+# ("B区" alone may be a block of a Shenzhen compound)
+_OTHER_CITY = re.compile(r"[A-Z]\d{0,2}[市县]|[A-Z]\d{1,2}区")
 _GENERIC_STREET = re.compile(f"([{_CJK}]{{2,4}}?)(街道|镇)(?!府)")
 _BREAK = re.compile(
     "[^" + _CJK + "A-Za-z0-9]+|" + "|".join(_BREAK_WORDS)
@@ -123,10 +126,12 @@ def _admin_mentions(text, directory):
     The gazetteer (:meth:`DepartmentDirectory.locate`) also turns a community
     (``桂木园社区``), a landmark (``世界之窗``) or a street written without
     ``街道`` (``在坂田``) into its street and district, so tickets that name
-    only such a place still get one.
+    only such a place still get one. A text that names a pseudonymised city,
+    county or numbered district (``A市``, ``A3区``) comes from elsewhere: its
+    ``新村``, ``桂园`` or ``北站`` are not Shenzhen's, so the gazetteer is not asked.
     """
     found = []
-    if directory is not None:
+    if directory is not None and not _OTHER_CITY.search(text):
         where = directory.locate(text)
         at = _evidence_start(text, where.match.evidence)
         if where.street:
