@@ -332,7 +332,7 @@ class TestDispatchPatterns:
     """Catalog-wide patterns a Shenzhen dispatcher relies on (issue #18, second round)."""
 
     #: Place names that are the duty itself (a port, a checkpoint, a metro line), not where it happens.
-    _INTRINSIC_PLACES = {"盐田港", "蛇口码头", "福永码头", "深圳湾口岸", "莲塘口岸", "龙华线"}
+    _INTRINSIC_PLACES = {"盐田港", "蛇口码头", "福永码头", "深圳湾口岸", "莲塘口岸", "皇岗口岸", "龙华线"}
 
     def test_no_keyword_is_a_place_name(self, catalog):
         from sujian_router import Gazetteer
