@@ -326,3 +326,33 @@ class TestCli:
         path = _write(tmp_path / "c.csv", ["code,name", "1,x"])
         assert main(["catalog", "validate", str(path)]) == 1
         assert "expected columns" in capsys.readouterr().err
+
+
+class TestDispatchPatterns:
+    """Catalog-wide patterns a Shenzhen dispatcher relies on (issue #18, second round)."""
+
+    #: Place names that are the duty itself (a port, a checkpoint, a metro line), not where it happens.
+    _INTRINSIC_PLACES = {"盐田港", "蛇口码头", "福永码头", "深圳湾口岸", "莲塘口岸", "皇岗口岸", "龙华线"}
+
+    def test_no_keyword_is_a_place_name(self, catalog):
+        from sujian_router import Gazetteer
+
+        names = {k for k in Gazetteer.load()._names if len(k) >= 2}
+        found = [(i.code, kw) for i in catalog.items for kw in i.keywords
+                 if kw not in self._INTRINSIC_PLACES and any(n in kw for n in names)]
+        assert found == []
+
+    @pytest.mark.parametrize("subcategory", ["01-01", "01-11", "01-14", "01-26"])
+    def test_street_enforcement_team_leads_street_front_line_duties(self, catalog, subcategory):
+        leads = Counter(i.lead_department for i in catalog.items if i.subcategory_code == subcategory)
+        assert set(leads) == {"街道综合行政执法队"}, leads
+
+    @pytest.mark.parametrize("code", ["16-04-006", "16-11-009", "09-21-003"])
+    def test_theft_of_utility_facilities_goes_to_the_police(self, catalog, code):
+        item = catalog.get(code)
+        assert "被盗" in item.name or "偷盗" in item.name
+        assert item.lead_department == "派出所" and len(item.co_departments) == 1
+
+    def test_outdoor_night_rowdiness_has_its_own_police_item(self, catalog):
+        items = [i for i in catalog.items_in("08") if "喧哗" in i.name]
+        assert [i.lead_department for i in items] == ["派出所"]

@@ -155,6 +155,15 @@ class TestResolve:
         r = directory.resolve_unit("流域管理中心", "盐田区", basin="大鹏湾")
         assert r.name == "盐田区水务局" and "大鹏湾" in r.note
 
+    @pytest.mark.parametrize("basin, expected", [
+        ("茅洲河", "深圳市茅洲河流域管理中心"),
+        ("深圳河湾", "深圳市深圳河湾流域管理中心"),
+        ("珠江口", "深圳市水务局"),  # no centre and no district: the city bureau
+        (None, "深圳市水务局"),
+    ])
+    def test_river_basin_without_district(self, directory, basin, expected):
+        assert directory.resolve_unit("流域管理中心", basin=basin).name == expected
+
 
 class TestCommunityWorkstations:
     @pytest.mark.parametrize(

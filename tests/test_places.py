@@ -227,3 +227,61 @@ class TestProperties:
             assert loc.community is None or loc.street is not None
 
         check()
+
+
+class TestHotspotMentions:
+    """The hot-issue place step names the street the gazetteer infers (communities, landmarks, short streets)."""
+
+    @pytest.mark.parametrize("text, district, street", [
+        ("桂木园社区楼下夜市摊档太吵", "罗湖区", "桂园街道"),
+        ("世界之窗门口每天晚上广场舞", "南山区", "沙河街道"),
+        ("在坂田这边，楼下空地上有人半夜打牌", "龙岗区", "坂田街道"),
+        ("坪山区坪山街道六联社区路灯不亮", "坪山区", "坪山街道"),
+    ])
+    def test_place_only_text_gets_its_street(self, directory, text, district, street):
+        from sujian_router._hotspots._mentions import extract_places, locate as locate_mentions
+
+        mentions = extract_places(text, directory)
+        assert locate_mentions(mentions) == (district, street)
+
+    def test_a_known_street_is_not_read_as_part_of_a_longer_name(self, directory):
+        from sujian_router._hotspots._mentions import extract_places
+
+        names = [m.name for m in extract_places("坪山区坪山街道六联社区", directory) if m.kind == "street"]
+        assert names == ["坪山街道"]
+
+    def test_pseudonymised_units_still_count_without_the_gazetteer(self, directory):
+        from sujian_router._hotspots._mentions import extract_places, locate as locate_mentions
+
+        assert locate_mentions(extract_places("A7县泉塘街道东四路", directory)) == ("A7县", "泉塘街道")
+
+
+class TestCommunityPlaceForms:
+    """城中村 and metro stations named after a community resolve to its street; shared names stay ambiguous."""
+
+    @pytest.mark.parametrize("text, street", [
+        ("新洲村里一家网吧通宵营业", "沙头街道"),
+        ("上沙村里有间出租屋", "沙头街道"),
+        ("岗厦地铁站出口有人拉客", "福田街道"),
+    ])
+    def test_village_and_station_forms(self, gazetteer, text, street):
+        m = gazetteer.find(text)
+        assert m.street == street and m.evidence and "社区" not in m.evidence[0]
+
+    def test_a_shared_community_name_with_village_suffix_picks_no_street(self, gazetteer):
+        # 岗头 is a community of both 坂田街道 and 观湖街道
+        assert gazetteer.find("岗头村有人乱倒垃圾").street is None
+
+
+class TestHotspotMentionsElsewhere:
+    @pytest.mark.parametrize("text", ["A市A3区新村社区门口垃圾成堆", "A7县东门菜市场占道经营", "A市北站出站口黑车拉客"])
+    def test_other_city_texts_get_no_shenzhen_street(self, directory, text):
+        from sujian_router._hotspots._mentions import extract_places
+
+        names = {m.name for m in extract_places(text, directory) if m.kind in ("street", "district")}
+        assert not names & (set(directory.streets) | set(directory.districts))
+
+    def test_a_block_letter_does_not_hide_the_gazetteer(self, directory):
+        from sujian_router._hotspots._mentions import extract_places, locate as locate_mentions
+
+        assert locate_mentions(extract_places("世界之窗旁边小区B区楼下广场舞", directory))[1] == "沙河街道"

@@ -573,7 +573,7 @@ class DepartmentDirectory:
             u = self._by_street[(role, s)]
             parent = f"（{u.parent}）" if role == "派出所" and u.parent else ""
             return Resolved(u.name, role, level, True, f"{prefix}按街道{s}确定为{u.name}{parent}")
-        if role == BASIN_ROLE and (d or s):
+        if role == BASIN_ROLE and (d or s or self._basin_centre(basin)):
             return self._resolve_basin(d, s, basin, prefix)
         if level == "district" and d:
             u = self._by_district.get((role, d))
@@ -581,10 +581,16 @@ class DepartmentDirectory:
                 return Resolved(u.name, role, level, True, prefix + f"按{d}确定为{u.name}")
         return self._fallback(role, d, s, prefix)
 
+    def _basin_centre(self, basin):
+        """The management centre of ``basin`` (None when the basin has none or is not given)."""
+        if not basin:
+            return None
+        return next((x for x in self.units_of(BASIN_ROLE) if basin in x.name), None)
+
     def _resolve_basin(self, d, s, basin, prefix):
-        """流域管理中心: by the river's basin, else the street's, else the district's."""
+        """流域管理中心: by the river's basin (known even without a district), else the street's, else the district's."""
         if basin:
-            u = next((x for x in self.units_of(BASIN_ROLE) if basin in x.name), None)
+            u = self._basin_centre(basin)
             if u is not None:
                 return Resolved(u.name, BASIN_ROLE, "district", True, f"{prefix}按河流所属{basin}流域确定为{u.name}")
             if d:

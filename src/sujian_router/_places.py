@@ -55,6 +55,9 @@ _DISTRICT_SHORT_STOP = frozenset({"光明"})
 #: Street short names too common as ordinary words to count without 街道.
 _STREET_SHORT_STOP = frozenset({"招商", "凤凰", "沙头"})
 _MIN_BARE_COMMUNITY = 3
+#: A community name with these suffixes names the same place: its 城中村 ("岗厦村") or the metro station
+#: named after it ("岗厦地铁站"); a name shared by several streets stays ambiguous.
+_COMMUNITY_PLACE_SUFFIXES = ("村", "地铁站")
 #: Community names that also name a wider area; they count only as "…社区".
 _BARE_COMMUNITY_STOP = frozenset({"深圳湾", "高新区", "高新园"})
 
@@ -250,6 +253,9 @@ class Gazetteer:
             name = row["name"]
             entry = _Entry("community", name, district=district, street=street, community=name)
             self._put(name + "社区", entry)
+            for suffix in _COMMUNITY_PLACE_SUFFIXES:  # 城中村 and metro stations named after the community
+                if counts[name] == 1 and not name.endswith(suffix[0]) and name + suffix not in self._names:
+                    self._put(name + suffix, entry)
             if row.get("parent_community"):
                 self._put(row["parent_community"] + "社区", entry)
             if (len(name) >= _MIN_BARE_COMMUNITY and counts[name] == 1 and name not in self._names
@@ -379,6 +385,8 @@ class Gazetteer:
 
 def _evidence(entry, key):
     label = _KIND_LABEL[entry.kind]
+    if entry.kind == "community" and not key.endswith(label):
+        return key  # "岗厦村", "岗厦地铁站" name themselves
     return key if key.endswith(label) else label + key
 
 

@@ -3,10 +3,10 @@
 Hot issues are "many people, one place": to group tickets by place the text
 must name it. This module finds place *mentions* generically, from the shape
 of Chinese place names (a name body followed by a typing suffix such as
-``小区``, ``花园``, ``路``, ``小学`` or ``公司``), plus the districts and streets
-the department directory knows. It does not know which community a compound
-belongs to: :func:`locate` is the single place where a gazetteer can later
-turn a mention into a street and district.
+``小区``, ``花园``, ``路``, ``小学`` or ``公司``), plus the district and street
+the directory's gazetteer infers (a community, a landmark, a street written
+without ``街道``). It does not know which community an arbitrary compound
+belongs to; :func:`locate` turns the mentions into one district and street.
 """
 
 from __future__ import annotations
@@ -52,6 +52,9 @@ _BREAK_WORDS = (
 _PSEUDO_ADMIN = re.compile(f"[A-Z]\\d{{0,2}}(?:市|区|县)|[{_CJK}]{{2}}省")
 #: Pseudonymised administrative names (``A市``, ``A2区``, ``西地省``), removed before comparing texts.
 ADMIN_NAMES = _PSEUDO_ADMIN
+# a pseudonymised city or county, or a lettered district with a number: a text from another city
+# ("B区" alone may be a block of a Shenzhen compound)
+_OTHER_CITY = re.compile(r"[A-Z]\d{0,2}[市县]|[A-Z]\d{1,2}区")
 _GENERIC_STREET = re.compile(f"([{_CJK}]{{2,4}}?)(街道|镇)(?!府)")
 _BREAK = re.compile(
     "[^" + _CJK + "A-Za-z0-9]+|" + "|".join(_BREAK_WORDS)
@@ -118,18 +121,46 @@ def _clean_name(body, suffix):
 
 
 def _admin_mentions(text, directory):
-    """Districts and streets: the directory's Shenzhen names, pseudonymised units and generic 街道/镇."""
+    """Districts and streets: the directory's gazetteer, pseudonymised units and generic 街道/镇.
+
+    The gazetteer (:meth:`DepartmentDirectory.locate`) also turns a community
+    (``桂木园社区``), a landmark (``世界之窗``) or a street written without
+    ``街道`` (``在坂田``) into its street and district, so tickets that name
+    only such a place still get one. A text that names a pseudonymised city,
+    county or numbered district (``A市``, ``A3区``) comes from elsewhere: its
+    ``新村``, ``桂园`` or ``北站`` are not Shenzhen's, so the gazetteer is not asked.
+    """
     found = []
-    if directory is not None:
-        district, street = directory.find_places(text)
-        if street:
-            found.append(PlaceMention(street, "street", max(text.find(street[:2]), 0)))
-        if district:
-            found.append(PlaceMention(district, "district", max(text.find(district[:2]), 0)))
+    if directory is not None and not _OTHER_CITY.search(text):
+        where = directory.locate(text)
+        at = _evidence_start(text, where.match.evidence)
+        if where.street:
+            found.append(PlaceMention(where.street, "street", _name_start(text, where.street, at)))
+        if where.district:
+            found.append(PlaceMention(where.district, "district", _name_start(text, where.district, at)))
     for m in _PSEUDO_ADMIN.finditer(text):
         if m.group(0)[-1] in "区县":
             found.append(PlaceMention(m.group(0), "district", m.start()))
     return found
+
+
+def _evidence_start(text, evidence):
+    """Offset of the first place name the gazetteer used (``地标世界之窗`` -> where ``世界之窗`` is), else 0."""
+    for item in evidence:
+        for cut in range(0, min(2, len(item) - 1) + 1):
+            pos = text.find(item[cut:])
+            if pos >= 0:
+                return pos
+    return 0
+
+
+def _name_start(text, name, default):
+    """Offset of ``name`` (or its first two characters) in ``text``, else ``default``."""
+    for probe in (name, name[:2]):
+        pos = text.find(probe)
+        if pos >= 0:
+            return pos
+    return default
 
 
 def extract_places(text, directory=None):
@@ -159,6 +190,8 @@ def extract_places(text, directory=None):
         return ()
     found = _admin_mentions(text, directory)
     plain = _PSEUDO_ADMIN.sub(lambda m: "，" * len(m.group(0)), text)
+    for m in found:  # a known street or district is never part of another name ("坪山区坪山街道")
+        plain = plain.replace(m.name, "，" * len(m.name))
     seen_streets = {m.name for m in found}
     for off, seg in _segments(plain):
         for m in _GENERIC_STREET.finditer(seg):
