@@ -228,6 +228,9 @@ class Router:
             labels, probs = self._prior.rescore(labels, probs, texts)
             if terms is not None:
                 terms = [t if labels[i, 0] == first[i] else () for i, t in enumerate(terms)]
+        from ._learn import apply_corrections
+
+        labels, probs, terms = apply_corrections(self, labels, probs, texts, terms)
         return labels[:, :k], probs[:, :k], terms
 
     # ------------------------------------------------------------------ loading
@@ -350,6 +353,16 @@ class Router:
             meta.update(catalog_identity(self.catalog, self.classifier.classes_))
         text = card if card is not None else _model_card(meta, n_labels=len(arrays["classes"]))
         return save_model_dir(Path(path), arrays, meta, text)
+
+    def learn(self, corrections, *, similarity=None):
+        """Return a new router that remembers dispatchers' corrections (this one is unchanged).
+
+        See :func:`sujian_router.learn` (``_learn.py``) for the rows expected,
+        the report (``new.learning_report``) and how corrections apply.
+        """
+        from ._learn import learn
+
+        return learn(self, corrections, similarity=similarity)
 
     # ------------------------------------------------------------------ ranking
     @property
