@@ -92,6 +92,8 @@ class TrainingReport:
     seed: int = 0
     free_labels: bool = False
     synthetic: bool = False
+    label_kind: str = "item"
+    department_mapping: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """Return the report as a JSON-ready dict."""
@@ -208,8 +210,8 @@ def _tier_thresholds(clf, catalog, texts, labels, target_accuracy, suggest_accur
 def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fraction=0.1,
           target_accuracy=DEFAULT_AUTO_ACCURACY, min_examples_per_item=3, refit=True, classifier_params=None,
           progress=True, synthetic=False, n_jobs=-1, suggest_accuracy=DEFAULT_SUGGEST_ACCURACY,
-          tier_tickets=None):
-    """Train a router from labelled tickets.
+          tier_tickets=None, label_kind="item", base_router=None, on_unmapped="quarantine"):
+    """Train a router from labelled tickets (item codes, free labels, or handling units only).
 
     Parameters
     ----------
@@ -257,6 +259,19 @@ def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fracti
         thresholds, instead of the validation rows: useful when the training
         tickets are all alike (synthetic ones) and a differently worded set
         gives more honest confidence figures.
+    label_kind : {"item", "department"}
+        ``"department"``: the tickets carry only the unit that handled them
+        (a ``department`` column, e.g. 主办单位) instead of item codes; each
+        ticket is labelled with the most likely item among those its unit's
+        role leads (weak supervision, see ``_weak.py``) and the report's
+        ``department_mapping`` lists every unit name that could not be
+        mapped, with its row count.
+    base_router : Router, optional
+        With ``label_kind="department"``: the router that ranks the candidate
+        items (the bundled default model by default).
+    on_unmapped : {"quarantine", "error"}
+        With ``label_kind="department"``: rows whose unit name cannot be
+        mapped are quarantined (``missing label``) or make training fail.
 
     Returns
     -------
@@ -277,10 +292,26 @@ def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fracti
     from ._router import Router
     from ._tickets import quarantine_tickets, read_tickets
 
+    if label_kind not in ("item", "department"):
+        raise ValueError(f"label_kind must be one of ['item', 'department'], got {label_kind!r}")
+    if label_kind == "department" and free_labels:
+        raise ValueError("label_kind='department' labels catalog items: it cannot be combined with free_labels")
+    label_column = "department" if label_kind == "department" else "label"
     if isinstance(tickets, (str, os.PathLike)):
-        tickets = read_tickets(tickets, required=("text", "label"))
+        tickets = read_tickets(tickets, required=("text", label_column))
     if not isinstance(tickets, pd.DataFrame):
         raise TypeError(f"train() needs a DataFrame or a path, got {type(tickets).__name__}")
+    department_mapping = {}
+    if label_kind == "department":
+        from ._weak import department_labels
+
+        if catalog is None:
+            from ._catalog import load_catalog
+
+            catalog = load_catalog()
+        tickets, mapping = department_labels(tickets, catalog=catalog, base_router=base_router,
+                                             on_unmapped=on_unmapped, progress=progress)
+        department_mapping = mapping.to_dict()
     missing = [c for c in ("text", "label") if c not in tickets.columns]
     if missing:
         raise TicketSchemaError(f"train(): expected columns ['text', 'label'], found {list(tickets.columns)}")
@@ -405,6 +436,8 @@ def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fracti
         seed=int(seed),
         free_labels=bool(free_labels),
         synthetic=bool(synthetic),
+        label_kind=label_kind,
+        department_mapping=department_mapping,
     )
     router = Router(
         clf,

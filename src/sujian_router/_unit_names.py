@@ -83,12 +83,20 @@ class UnitMatch:
 
 def _key(name: str) -> str:
     """The comparison key of a unit name: no spaces, no city prefix, no 和, one spelling per abbreviation."""
+    return _VARIANT_RE.sub(lambda m: _VARIANT[m.group(0)], _raw_key(name))
+
+
+def _raw_key(name: str) -> str:
+    """A name without spaces, city prefixes (repeated ones too) and 和, abbreviations left as written."""
     key = re.sub(r"\s+", "", str(name)).replace("（", "(").replace("）", ")")
-    for prefix in _CITY_PREFIXES:
-        if key.startswith(prefix) and len(key) > len(prefix) + 1:
-            key = key[len(prefix):]
-            break
-    return _VARIANT_RE.sub(lambda m: _VARIANT[m.group(0)], key.replace("和", ""))
+    stripped = True
+    while stripped:
+        stripped = False
+        for prefix in _CITY_PREFIXES:
+            if key.startswith(prefix) and len(key) > len(prefix) + 1:
+                key, stripped = key[len(prefix):], True
+                break
+    return key.replace("和", "")
 
 
 class UnitNameMatcher:
@@ -126,6 +134,12 @@ class UnitNameMatcher:
                     self._placed.setdefault((place, u.role), u)
         self._places = sorted({p for p, _ in self._placed}, key=len, reverse=True)
         self._keys = sorted(set(self._units) | set(self._roles))
+        # close spellings are also compared with the names as written (a typo can hide an abbreviation)
+        self._raw = {}
+        for u in directory.units:
+            self._raw.setdefault(_raw_key(u.name), (u.role, u.name))
+        for role in directory.roles:
+            self._raw.setdefault(_raw_key(role), (role, ""))
 
     def match(self, name) -> UnitMatch:
         """Return the :class:`UnitMatch` of one export name."""
@@ -141,12 +155,21 @@ class UnitNameMatcher:
         key = _key(stripped)
         found = self._lookup(key)
         if found is None:
-            close = difflib.get_close_matches(key, self._keys, n=1, cutoff=_FUZZY_CUTOFF)
-            found = self._lookup(close[0]) if close else None
+            found = self._close(key, _raw_key(stripped))
             if found is None:
                 return UnitMatch(raw, "", "", "unmapped")
             return UnitMatch(raw, found[0], found[1], "fuzzy")
         return UnitMatch(raw, found[0], found[1], "alias" if found[1] else "role")
+
+    def _close(self, key, raw_key):
+        """The best close spelling among the keys and the names as written, or ``None``."""
+        best, score = None, _FUZZY_CUTOFF
+        for query, pool, read in ((key, self._keys, self._lookup), (raw_key, self._raw, self._raw.get)):
+            for cand in difflib.get_close_matches(query, pool, n=1, cutoff=score):
+                ratio = difflib.SequenceMatcher(None, query, cand).ratio()
+                if ratio > score or best is None:
+                    best, score = read(cand), ratio
+        return best
 
     def _lookup(self, key):
         """``(role, unit name)`` for a key; unit name empty for a role-only key; ``None`` when unknown."""
