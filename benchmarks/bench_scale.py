@@ -126,7 +126,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.quick:
         args.route_rows, args.train_rows = [20_000], [20_000]
-    from sujian_router._train import ensure_default_model
+    from sujian_router._default_model import ensure_default_model
 
     ensure_default_model(progress=True)  # built once, outside the timings
     print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}")

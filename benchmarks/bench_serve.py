@@ -234,7 +234,7 @@ def main(argv=None):
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     if args.model is None:
-        from sujian_router._train import ensure_default_model
+        from sujian_router._default_model import ensure_default_model
 
         args.model = str(ensure_default_model(progress=True))
     bodies = _bodies(_texts(args.texts, args.seed))

@@ -38,7 +38,7 @@ def measure(model=None, n_per_item=3, seed=None, train_per_item=0):
     import numpy as np
 
     from sujian_router import Router, generate_tickets
-    from sujian_router._train import DEFAULT_SEED
+    from sujian_router._default_model import DEFAULT_SEED
 
     if train_per_item:
         seed = 0 if seed is None else seed

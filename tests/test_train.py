@@ -143,22 +143,3 @@ class TestClassifierParams:
         from sujian_router import Router
 
         assert Router.load(saved_router).classifier.tol == router.classifier.tol
-
-
-class TestDefaultModelCache:
-    """``ensure_default_model`` reuses a cached default only if the catalog and the recipe are current."""
-
-    @pytest.mark.parametrize("recipe,rebuilt", [(None, True), (1, True), ("current", False)])
-    def test_stale_recipe_is_rebuilt(self, router, tmp_path, monkeypatch, recipe, rebuilt):
-        import sujian_router._train as tr
-
-        monkeypatch.setenv("SUJIAN_ROUTER_HOME", str(tmp_path))
-        saved = type(router)(router.classifier, catalog=router.catalog, metadata=dict(router.metadata))
-        saved.metadata.pop("default_recipe", None)
-        if recipe is not None:
-            saved.metadata["default_recipe"] = tr.DEFAULT_RECIPE if recipe == "current" else recipe
-        saved.save(tr.default_model_dir())
-        calls = []
-        monkeypatch.setattr(tr, "build_default_model", lambda path, progress: calls.append(path) or path)
-        assert tr.ensure_default_model(progress=False) == tr.default_model_dir()
-        assert calls == ([tr.default_model_dir()] if rebuilt else [])

@@ -33,10 +33,11 @@ from pathlib import Path
 
 from ._catalog import CATALOG_COLUMNS, CATEGORIES, TOTAL_ITEMS, URGENCIES
 from ._departments import DEPARTMENT_COLUMNS, LEVELS
+from ._schema import columns_problem
 from .exceptions import CatalogError
 
 __all__ = ["BuildResult", "build_catalog", "build_departments", "check_catalog", "derive_communities", "lint_items",
-           "main", "seed_items"]
+           "seed_items", "write_crosswalk"]
 
 _PACKAGE_DATA = Path(__file__).resolve().parent / "data"
 _SEED_GLOB = "[0-9][0-9]_*.yaml"
@@ -168,7 +169,8 @@ def derive_communities(source, out_path=None, *, departments_seed=None) -> Path:
         reader = csv.DictReader(fh)
         missing = [c for c in ("community_code", "community", "street") if c not in (reader.fieldnames or [])]
         if missing:
-            raise CatalogError([f"expected columns {missing} in {source}, found {reader.fieldnames}"])
+            raise CatalogError([columns_problem(("community_code", "community", "street"), reader.fieldnames)],
+                               source=str(source))
         rows = []
         for row in reader:
             street = row["street"].strip()
@@ -191,7 +193,7 @@ def read_communities(path=None) -> list:
     reader = csv.DictReader(io.StringIO(text))
     found = list(reader.fieldnames or [])
     if found != list(COMMUNITY_COLUMNS):
-        raise CatalogError([f"expected columns {list(COMMUNITY_COLUMNS)}, found {found}"], source=str(path or "communities.csv"))
+        raise CatalogError([columns_problem(COMMUNITY_COLUMNS, found)], source=str(path or "communities.csv"))
     return list(reader)
 
 
@@ -407,12 +409,42 @@ def _unknown_keys(mapping, allowed, where, problems):
         problems.append(f"{where}: unknown key(s) {extra}; allowed: {sorted(allowed)}")
 
 
-def _expand_file(path: Path, data, roles, problems):
-    """Return (category_code, category, target, list of item dicts)."""
+@dataclass(frozen=True)
+class ExpandedSeed:
+    """One category seed file expanded into its items (item dicts in code order)."""
+
+    category_code: str
+    category: str
+    items_target: object
+    items: list
+
+
+def _expand_file(path: Path, data, roles, problems) -> ExpandedSeed:
+    """Expand one category seed file: header checks, each subcategory's items, item-level checks."""
     fname = path.name
     if not isinstance(data, dict):
         problems.append(f"{fname}: expected a mapping at top level")
-        return None, None, None, []
+        return ExpandedSeed(None, None, None, [])
+    cc, category = _check_file_header(fname, data, problems)
+    target = data.get("items_target")
+    items = []
+    seen_sub = set()
+    for si, sub in enumerate(data.get("subcategories") or [], start=1):
+        if not isinstance(sub, dict):
+            problems.append(f"{fname}: subcategory #{si} is not a mapping")
+            continue
+        items.extend(_expand_subcategory(fname, cc, category, sub, seen_sub, problems))
+    for item in items:
+        _check_item(item, roles, problems)
+    if target is None:
+        problems.append(f"{fname}: items_target missing")
+    elif len(items) != target:
+        problems.append(f"{fname}: items_target {target} but the seed yields {len(items)} items")
+    return ExpandedSeed(cc, category, target, items)
+
+
+def _check_file_header(fname, data, problems):
+    """The category code and name of a seed file, checked against its file name and ``CATEGORIES``."""
     _unknown_keys(data, _FILE_KEYS, fname, problems)
     cc = str(data.get("category_code", "")).zfill(2)
     category = str(data.get("category", "")).strip()
@@ -423,25 +455,14 @@ def _expand_file(path: Path, data, roles, problems):
         problems.append(f"{fname}: unknown category_code {cc!r}")
     elif category != expected:
         problems.append(f"{fname}: category {category!r} should be {expected!r} for code {cc}")
-    target = data.get("items_target")
-    items = []
-    seen_sub = set()
-    for si, sub in enumerate(data.get("subcategories") or [], start=1):
-        if not isinstance(sub, dict):
-            problems.append(f"{fname}: subcategory #{si} is not a mapping")
-            continue
-        ss = str(sub.get("code", "")).zfill(2)
-        sname = str(sub.get("name", "")).strip()
-        swhere = f"{fname}: subcategory {ss} {sname}"
-        _unknown_keys(sub, _SUB_KEYS, swhere, problems)
-        if not re.fullmatch(r"\d{2}", ss):
-            problems.append(f"{swhere}: code must be two digits")
-        if ss in seen_sub:
-            problems.append(f"{swhere}: subcategory code {ss} used twice")
-        seen_sub.add(ss)
-        if not sname:
-            problems.append(f"{swhere}: empty name")
-        defaults = {
+    return cc, category
+
+
+class _ItemEmitter:
+    """Collects a subcategory's items, each with the subcategory's defaults overridden layer by layer."""
+
+    def __init__(self, sub, problems):
+        self.defaults = {
             "lead": sub.get("lead"),
             "co": sub.get("co"),
             "urgency": sub.get("urgency", "一般"),
@@ -449,125 +470,163 @@ def _expand_file(path: Path, data, roles, problems):
             "disputed": sub.get("disputed", False),
             "gap": sub.get("gap", False),
         }
-        produced = []
+        self.problems = problems
+        self.produced = []
 
-        def emit(name, scope, keywords, phrasings, layers, where):
-            spec = dict(defaults)
-            for layer in layers:
-                for key in _OVERRIDES:
-                    if layer.get(key) is not None:
-                        spec[key] = layer[key]
-            produced.append(
-                {
-                    "where": where,
-                    "name": str(name).strip(),
-                    "scope": str(scope or "").strip(),
-                    "keywords": _dedupe(keywords),
-                    "phrasings": _dedupe(phrasings),
-                    "lead": str(spec["lead"] or "").strip(),
-                    "co": _dedupe(_as_list(spec["co"], where, "co", problems)),
-                    "urgency": str(spec["urgency"] or "").strip(),
-                    "legal_basis": str(spec["legal_basis"] or "").strip(),
-                    "disputed": _flag(spec["disputed"], where, "disputed", problems),
-                    "gap": _flag(spec["gap"], where, "gap", problems),
-                }
-            )
+    def emit(self, name, scope, keywords, phrasings, layers, where):
+        """Add one item; ``layers`` (item, or object/aspect/override) override the defaults in order."""
+        spec = dict(self.defaults)
+        for layer in layers:
+            for key in _OVERRIDES:
+                if layer.get(key) is not None:
+                    spec[key] = layer[key]
+        problems = self.problems
+        self.produced.append(
+            {
+                "where": where,
+                "name": str(name).strip(),
+                "scope": str(scope or "").strip(),
+                "keywords": _dedupe(keywords),
+                "phrasings": _dedupe(phrasings),
+                "lead": str(spec["lead"] or "").strip(),
+                "co": _dedupe(_as_list(spec["co"], where, "co", problems)),
+                "urgency": str(spec["urgency"] or "").strip(),
+                "legal_basis": str(spec["legal_basis"] or "").strip(),
+                "disputed": _flag(spec["disputed"], where, "disputed", problems),
+                "gap": _flag(spec["gap"], where, "gap", problems),
+            }
+        )
+        return self.produced[-1]
 
-        for ii, item in enumerate(sub.get("items") or [], start=1):
-            where = f"{swhere}: item #{ii} {item.get('name', '') if isinstance(item, dict) else ''}"
-            if not isinstance(item, dict):
-                problems.append(f"{where}: not a mapping")
-                continue
-            _unknown_keys(item, _ITEM_KEYS, where, problems)
-            emit(
-                item.get("name", ""),
-                item.get("scope", ""),
-                _as_list(item.get("keywords"), where, "keywords", problems),
-                _as_list(item.get("phrasings"), where, "phrasings", problems),
-                [item],
-                where,
+
+def _expand_subcategory(fname, cc, category, sub, seen_sub, problems):
+    """A subcategory's listed items, then its object × aspect matrix, numbered ``CC-SS-NNN``."""
+    ss = str(sub.get("code", "")).zfill(2)
+    sname = str(sub.get("name", "")).strip()
+    swhere = f"{fname}: subcategory {ss} {sname}"
+    _unknown_keys(sub, _SUB_KEYS, swhere, problems)
+    if not re.fullmatch(r"\d{2}", ss):
+        problems.append(f"{swhere}: code must be two digits")
+    if ss in seen_sub:
+        problems.append(f"{swhere}: subcategory code {ss} used twice")
+    seen_sub.add(ss)
+    if not sname:
+        problems.append(f"{swhere}: empty name")
+    emitter = _ItemEmitter(sub, problems)
+    _emit_listed_items(sub, swhere, emitter, problems)
+    if sub.get("matrix"):
+        _emit_matrix_items(sub["matrix"], f"{swhere}: matrix", emitter, problems)
+    if not emitter.produced:
+        problems.append(f"{swhere}: yields no items")
+    items = []
+    for n, item in enumerate(emitter.produced, start=1):
+        if n > 999:
+            problems.append(f"{swhere}: more than 999 items")
+            break
+        item.update(code=f"{cc}-{ss}-{n:03d}", category_code=cc, category=category,
+                    subcategory_code=f"{cc}-{ss}", subcategory=sname)
+        items.append(item)
+    return items
+
+
+def _emit_listed_items(sub, swhere, emitter, problems):
+    """The items a subcategory lists one by one (with the old codes each replaces)."""
+    for ii, item in enumerate(sub.get("items") or [], start=1):
+        where = f"{swhere}: item #{ii} {item.get('name', '') if isinstance(item, dict) else ''}"
+        if not isinstance(item, dict):
+            problems.append(f"{where}: not a mapping")
+            continue
+        _unknown_keys(item, _ITEM_KEYS, where, problems)
+        emitted = emitter.emit(
+            item.get("name", ""),
+            item.get("scope", ""),
+            _as_list(item.get("keywords"), where, "keywords", problems),
+            _as_list(item.get("phrasings"), where, "phrasings", problems),
+            [item],
+            where,
+        )
+        emitted["formerly"] = _as_list(item.get("formerly"), where, "formerly", problems)
+
+
+@dataclass(frozen=True)
+class _Matrix:
+    """A subcategory's object × aspect matrix as read from its seed."""
+
+    objects: list
+    aspects: list
+    exclude: set
+    overrides: dict
+
+
+def _matrix_parts(matrix, mwhere, problems):
+    """The matrix's objects, aspects, excluded pairs and per-pair overrides, with their keys checked."""
+    _unknown_keys(matrix, _MATRIX_KEYS, mwhere, problems)
+    objects = [o for o in matrix.get("objects") or [] if isinstance(o, dict)]
+    aspects = [a for a in matrix.get("aspects") or [] if isinstance(a, dict)]
+    for o in objects:
+        _unknown_keys(o, _OBJECT_KEYS, f"{mwhere}: object {o.get('name')}", problems)
+    for a in aspects:
+        _unknown_keys(a, _ASPECT_KEYS, f"{mwhere}: aspect {a.get('name')}", problems)
+    onames = [str(o.get("name", "")) for o in objects]
+    anames = [str(a.get("name", "")) for a in aspects]
+    exclude = set()
+    for pair in matrix.get("exclude") or []:
+        obj, _, asp = str(pair).partition("|")
+        if obj not in onames or asp not in anames:
+            problems.append(f"{mwhere}: exclude {pair!r} names no object|aspect pair")
+        exclude.add((obj, asp))
+    overrides = matrix.get("overrides") or {}
+    for key in overrides:
+        obj, _, asp = str(key).partition("|")
+        if obj not in onames or asp not in anames:
+            problems.append(f"{mwhere}: override {key!r} names no object|aspect pair")
+    return _Matrix(objects, aspects, exclude, overrides)
+
+
+def _emit_matrix_items(matrix, mwhere, emitter, problems):
+    """One item per object × aspect pair not excluded; the scope names the sibling aspects it excludes."""
+    m = _matrix_parts(matrix, mwhere, problems)
+    for o in m.objects:
+        oname = str(o.get("name", ""))
+        present = [a for a in m.aspects if (oname, str(a.get("name", ""))) not in m.exclude]
+        for a in present:
+            aname = str(a.get("name", ""))
+            where = f"{mwhere}: {oname}|{aname}"
+            name = _fill(a.get("template") or "{object}{aspect}", oname, aname)
+            scope = _fill(a.get("scope", ""), oname, aname).strip()
+            siblings = [str(b.get("name", "")) for b in present if b is not a]
+            if scope and "不含" not in scope and siblings:
+                scope = scope.rstrip("。；; ") + "；不含" + "、".join(siblings) + "。"
+            keywords, phrasings = (
+                [_fill(v, oname, aname) for layer in (o, a) for v in _as_list(layer.get(key), where, key, problems)]
+                for key in ("keywords", "phrasings")
             )
-            produced[-1]["formerly"] = _as_list(item.get("formerly"), where, "formerly", problems)
-        matrix = sub.get("matrix")
-        if matrix:
-            mwhere = f"{swhere}: matrix"
-            _unknown_keys(matrix, _MATRIX_KEYS, mwhere, problems)
-            objects = [o for o in matrix.get("objects") or [] if isinstance(o, dict)]
-            aspects = [a for a in matrix.get("aspects") or [] if isinstance(a, dict)]
-            for o in objects:
-                _unknown_keys(o, _OBJECT_KEYS, f"{mwhere}: object {o.get('name')}", problems)
-            for a in aspects:
-                _unknown_keys(a, _ASPECT_KEYS, f"{mwhere}: aspect {a.get('name')}", problems)
-            onames = [str(o.get("name", "")) for o in objects]
-            anames = [str(a.get("name", "")) for a in aspects]
-            exclude = set()
-            for pair in matrix.get("exclude") or []:
-                obj, _, asp = str(pair).partition("|")
-                if obj not in onames or asp not in anames:
-                    problems.append(f"{mwhere}: exclude {pair!r} names no object|aspect pair")
-                exclude.add((obj, asp))
-            overrides = matrix.get("overrides") or {}
-            for key in overrides:
-                obj, _, asp = str(key).partition("|")
-                if obj not in onames or asp not in anames:
-                    problems.append(f"{mwhere}: override {key!r} names no object|aspect pair")
-            for o in objects:
-                oname = str(o.get("name", ""))
-                present = [a for a in aspects if (oname, str(a.get("name", ""))) not in exclude]
-                for a in present:
-                    aname = str(a.get("name", ""))
-                    where = f"{mwhere}: {oname}|{aname}"
-                    name = _fill(a.get("template") or "{object}{aspect}", oname, aname)
-                    scope = _fill(a.get("scope", ""), oname, aname).strip()
-                    siblings = [str(b.get("name", "")) for b in present if b is not a]
-                    if scope and "不含" not in scope and siblings:
-                        scope = scope.rstrip("。；; ") + "；不含" + "、".join(siblings) + "。"
-                    keywords = [_fill(k, oname, aname) for k in _as_list(o.get("keywords"), where, "keywords", problems)]
-                    keywords += [_fill(k, oname, aname) for k in _as_list(a.get("keywords"), where, "keywords", problems)]
-                    phrasings = [_fill(p, oname, aname) for p in _as_list(o.get("phrasings"), where, "phrasings", problems)]
-                    phrasings += [_fill(p, oname, aname) for p in _as_list(a.get("phrasings"), where, "phrasings", problems)]
-                    layers = [o, a, overrides.get(f"{oname}|{aname}") or {}]
-                    emit(name, scope, keywords, phrasings, layers, where)
-                    produced[-1]["matrix"] = True
-        if not produced:
-            problems.append(f"{swhere}: yields no items")
-        for n, item in enumerate(produced, start=1):
-            if n > 999:
-                problems.append(f"{swhere}: more than 999 items")
-                break
-            item["code"] = f"{cc}-{ss}-{n:03d}"
-            item["category_code"] = cc
-            item["category"] = category
-            item["subcategory_code"] = f"{cc}-{ss}"
-            item["subcategory"] = sname
-            items.append(item)
-    # item-level checks
-    for item in items:
-        where = item["where"]
-        if not item["name"]:
-            problems.append(f"{where}: empty name")
-        if "{" in item["name"] or "{" in item["scope"]:
-            problems.append(f"{where}: unfilled placeholder in {item['name']!r}")
-        if not item["scope"]:
-            problems.append(f"{where}: empty scope")
-        if not item["keywords"]:
-            problems.append(f"{where}: no keywords")
-        for key in ("keywords", "phrasings"):
-            bad = [v for v in item[key] if "|" in v]
-            if bad:
-                problems.append(f"{where}: {key} contain '|': {bad}")
-        if item["lead"] not in roles:
-            problems.append(f"{where}: unknown lead role {item['lead']!r}")
-        bad_co = [r for r in item["co"] if r not in roles]
-        if bad_co:
-            problems.append(f"{where}: unknown co role(s) {bad_co}")
-        if item["urgency"] not in URGENCIES:
-            problems.append(f"{where}: urgency {item['urgency']!r} not in {list(URGENCIES)}")
-    if target is None:
-        problems.append(f"{fname}: items_target missing")
-    elif len(items) != target:
-        problems.append(f"{fname}: items_target {target} but the seed yields {len(items)} items")
-    return cc, category, target, items
+            layers = [o, a, m.overrides.get(f"{oname}|{aname}") or {}]
+            emitter.emit(name, scope, keywords, phrasings, layers, where)["matrix"] = True
+
+
+def _check_item(item, roles, problems):
+    """Item-level checks: names, scope, keywords, known roles and urgency."""
+    where = item["where"]
+    if not item["name"]:
+        problems.append(f"{where}: empty name")
+    if "{" in item["name"] or "{" in item["scope"]:
+        problems.append(f"{where}: unfilled placeholder in {item['name']!r}")
+    if not item["scope"]:
+        problems.append(f"{where}: empty scope")
+    if not item["keywords"]:
+        problems.append(f"{where}: no keywords")
+    for key in ("keywords", "phrasings"):
+        bad = [v for v in item[key] if "|" in v]
+        if bad:
+            problems.append(f"{where}: {key} contain '|': {bad}")
+    if item["lead"] not in roles:
+        problems.append(f"{where}: unknown lead role {item['lead']!r}")
+    bad_co = [r for r in item["co"] if r not in roles]
+    if bad_co:
+        problems.append(f"{where}: unknown co role(s) {bad_co}")
+    if item["urgency"] not in URGENCIES:
+        problems.append(f"{where}: urgency {item['urgency']!r} not in {list(URGENCIES)}")
 
 
 def seed_items(seed_dir=None) -> list:
@@ -594,7 +653,7 @@ def seed_items(seed_dir=None) -> list:
         data = _read_yaml(path, problems)
         if data is not None:
             file_problems = []
-            items.extend(_expand_file(path, data, roles, file_problems)[3])
+            items.extend(_expand_file(path, data, roles, file_problems).items)
             problems.extend(p for p in file_problems if "items_target" not in p)
     if problems:
         raise CatalogError(problems, source=f"seeds in {seed_dir}")
@@ -696,7 +755,8 @@ def _build(seed_dir: Path, *, strict: bool):
         if data is None:
             continue
         file_problems = []
-        cc, _, _, items = _expand_file(path, data, roles, file_problems)
+        expanded = _expand_file(path, data, roles, file_problems)
+        cc, items = expanded.category_code, expanded.items
         for p in file_problems:
             # count mismatches are tolerated when not strict
             (soft if (not strict and "items_target" in p) else problems).append(p)
@@ -811,19 +871,26 @@ def check_catalog(seed_dir=None, data_dir=None, *, strict=True) -> list:
     return differ
 
 
-def main(argv=None) -> int:
-    """Entry point used by ``sujian-router catalog build`` and ``python -m``."""
-    from ._cli.catalog import build_parser  # noqa: F401  (keeps one parser definition)
-    import argparse
+def write_crosswalk(previous_csv, *, seed_dir=None, out_path=None):
+    """Build the :class:`CatalogCrosswalk` from the seeds and write it (default: the package's data folder).
 
-    parser = argparse.ArgumentParser(prog="sujian-router catalog")
-    sub = parser.add_subparsers(dest="command")
-    build_parser(sub)
-    args = parser.parse_args(["catalog", "build", *(argv or [])])
-    return int(args.func(args) or 0)
+    Parameters
+    ----------
+    previous_csv : str or Path
+        The previous catalog CSV (path or text).
+    seed_dir : str or Path, optional
+        Seeds of the new catalog (default: the package's ``data/seeds``).
+    out_path : str or Path, optional
+        Default: ``data/catalog_crosswalk.csv`` of the package.
+    """
+    from ._crosswalk import _bundled_crosswalk, build_crosswalk, catalog_version_info
 
-
-if __name__ == "__main__":  # pragma: no cover
-    import sys
-
-    sys.exit(main(sys.argv[1:]))
+    info = catalog_version_info(seed_dir)
+    crosswalk = build_crosswalk(previous_csv, seed_items(seed_dir),
+                                from_version=info["previous_version"], to_version=info["version"])
+    out = Path(out_path) if out_path is not None else _PACKAGE_DATA / "catalog_crosswalk.csv"
+    payload = crosswalk.to_csv_bytes()
+    if not out.exists() or out.read_bytes() != payload:
+        out.write_bytes(payload)
+    _bundled_crosswalk.cache_clear()
+    return crosswalk

@@ -35,8 +35,7 @@ from pathlib import Path
 
 from .exceptions import CatalogError, UnknownDutyError
 
-__all__ = ["CHANGE_KINDS", "CrosswalkEntry", "CatalogCrosswalk", "build_crosswalk", "catalog_version_info",
-           "write_crosswalk"]
+__all__ = ["CHANGE_KINDS", "CrosswalkEntry", "CatalogCrosswalk", "build_crosswalk", "catalog_version_info"]
 
 #: How an old code maps to the new catalog.
 CHANGE_KINDS = ("unchanged", "renumbered", "merged", "split", "retired")
@@ -307,31 +306,6 @@ def build_crosswalk(previous_csv, new_items, *, from_version, to_version) -> Cat
         else:
             entries.append(CrosswalkEntry(code, name, item["code"], item["name"], kind, others))
     return CatalogCrosswalk(entries, from_version, to_version)
-
-
-def write_crosswalk(previous_csv, *, seed_dir=None, out_path=None) -> CatalogCrosswalk:
-    """Build the crosswalk from the seeds and write it (default: the package's data folder).
-
-    Parameters
-    ----------
-    previous_csv : str or Path
-        The previous catalog CSV (path or text).
-    seed_dir : str or Path, optional
-        Seeds of the new catalog (default: the package's ``data/seeds``).
-    out_path : str or Path, optional
-        Default: ``data/catalog_crosswalk.csv`` of the package.
-    """
-    from ._catalog_build import _PACKAGE_DATA, seed_items
-
-    info = catalog_version_info(seed_dir)
-    crosswalk = build_crosswalk(previous_csv, seed_items(seed_dir),
-                                from_version=info["previous_version"], to_version=info["version"])
-    out = Path(out_path) if out_path is not None else _PACKAGE_DATA / "catalog_crosswalk.csv"
-    payload = crosswalk.to_csv_bytes()
-    if not out.exists() or out.read_bytes() != payload:
-        out.write_bytes(payload)
-    _bundled_crosswalk.cache_clear()
-    return crosswalk
 
 
 @functools.lru_cache(maxsize=1)

@@ -271,7 +271,7 @@ class Router:
         from ._state_check import CLASSIFIER_MEMBERS
 
         if path is None or str(path) == "default":
-            from ._train import ensure_default_model
+            from ._default_model import ensure_default_model
 
             path = ensure_default_model(progress=progress)
         path = Path(path)

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._schema import columns_problem, require_columns
 from .exceptions import TicketEncodingError, TicketSchemaError
 
 __all__ = [
@@ -452,7 +453,7 @@ def _layout(path, first_rows, default, user, required, combine_title):
     }
     hint = "; ".join(f"{r!r} is read from {known[r] or [r]}" for r in expected)
     raise TicketSchemaError(
-        f"{path}: expected columns {expected}, found {found} "
+        f"{path}: {columns_problem(expected, found)} "
         f"(searched the first {_HEADER_SEARCH_ROWS} rows for a header; {hint}; "
         "pass column_mapping={export name: canonical name})"
     )
@@ -762,6 +763,23 @@ class QuarantineResult:
         )
 
 
+def _mark_duplicates(text, label, rows, reason):
+    """Mark repeats of an earlier kept (text, label) pair in ``reason``; return each one's first ``source_row``."""
+    ok = reason.eq("")
+    key = pd.DataFrame({"t": text[ok], "l": label[ok]})
+    dup = key.duplicated(keep="first")
+    reason[dup[dup].index] = "duplicate"
+    duplicate_of = pd.Series([""] * len(reason), index=reason.index, dtype=object)
+    if dup.any():
+        first_pos = key.reset_index(drop=True).groupby(["t", "l"], sort=False).ngroup()
+        first_row = {}
+        for g, r in zip(first_pos, rows[ok.to_numpy()]):
+            first_row.setdefault(g, r)
+        dup_series = pd.Series([str(first_row[g]) for g in first_pos], index=key.index)
+        duplicate_of[dup[dup].index] = dup_series[dup[dup].index]
+    return duplicate_of
+
+
 def quarantine_tickets(df, *, catalog=None, free_labels=False) -> QuarantineResult:
     """Set aside ticket rows that cannot be used to train or evaluate a model.
 
@@ -799,11 +817,7 @@ def quarantine_tickets(df, *, catalog=None, free_labels=False) -> QuarantineResu
     >>> "13812345678" in res.quarantined.to_csv()
     False
     """
-    missing = [c for c in ("text", "label") if c not in df.columns]
-    if missing:
-        raise TicketSchemaError(
-            f"quarantine_tickets: expected columns ['text', 'label'], found {list(df.columns)}"
-        )
+    require_columns(df.columns, ("text", "label"), where="quarantine_tickets")
     n = len(df)
     text = df["text"].astype(str).where(df["text"].notna(), "").str.strip()
     label = df["label"].astype(str).where(df["label"].notna(), "").str.strip()
@@ -817,19 +831,7 @@ def quarantine_tickets(df, *, catalog=None, free_labels=False) -> QuarantineResu
     if catalog is not None and not free_labels:
         codes = _catalog_codes(catalog)
         reason[reason.eq("") & ~label.isin(codes)] = "unknown label"
-    ok = reason.eq("")
-    key = pd.DataFrame({"t": text[ok], "l": label[ok]})
-    dup = key.duplicated(keep="first")
-    reason[dup[dup].index] = "duplicate"
-    duplicate_of = pd.Series([""] * n, index=df.index, dtype=object)
-    if dup.any():
-        first_pos = key.reset_index(drop=True).groupby(["t", "l"], sort=False).ngroup()
-        first_row = {}
-        for g, r in zip(first_pos, rows[ok.to_numpy()]):
-            first_row.setdefault(g, r)
-        dup_of = [str(first_row[g]) for g in first_pos]
-        dup_series = pd.Series(dup_of, index=key.index)
-        duplicate_of[dup[dup].index] = dup_series[dup[dup].index]
+    duplicate_of = _mark_duplicates(text, label, rows, reason)
     bad = ~reason.eq("")
     quarantined = pd.DataFrame(
         {

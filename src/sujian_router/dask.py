@@ -22,7 +22,8 @@ import threading
 from datetime import datetime
 from pathlib import Path
 
-from ._stream import ID_COLUMNS, OUTPUT_COLUMNS, decisions_to_frame, route_frame
+from ._output_table import ID_COLUMNS, OUTPUT_COLUMNS, decisions_to_frame, route_frame
+from ._schema import require_columns
 
 __all__ = ["route_dataframe", "load_worker_router"]
 
@@ -71,7 +72,7 @@ def _worker_catalog(router):
 def _model_path_for(router, model_path=None):
     """A directory the workers can load; saves an in-memory router to a temporary one."""
     if router is None:
-        from ._train import ensure_default_model
+        from ._default_model import ensure_default_model
 
         ensure_default_model(progress=False)
         return "default", None
@@ -123,10 +124,7 @@ def route_dataframe(ddf, router=None, *, reference_time=None, keep_columns=ID_CO
     dask.dataframe.DataFrame
         One output row per input row, same partitions and index.
     """
-    if "text" not in ddf.columns:
-        from .exceptions import TicketSchemaError
-
-        raise TicketSchemaError(f"route_dataframe: expected columns ['text'], found {list(ddf.columns)}")
+    require_columns(ddf.columns, ("text",), where="route_dataframe")
     model_path, _tmp = _model_path_for(router)
     catalog = None if router is None or isinstance(router, (str, os.PathLike)) else _worker_catalog(router)
     if reference_time is None:

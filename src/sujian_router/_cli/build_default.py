@@ -19,7 +19,7 @@ def build_parser(subparsers):
 
 def run(args) -> int:
     """Build (or verify) the default model and print where it is."""
-    from .._train import build_default_model, default_model_dir, ensure_default_model
+    from .._default_model import build_default_model, default_model_dir, ensure_default_model
 
     if args.force or args.out:
         path = build_default_model(args.out, progress=not args.quiet)

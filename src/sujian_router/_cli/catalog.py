@@ -288,7 +288,7 @@ def run_crosswalk(args) -> int:
     import tempfile
     from pathlib import Path
 
-    from .._crosswalk import write_crosswalk
+    from .._catalog_build import write_crosswalk
 
     previous = _previous_catalog_text(args)
     if args.check:

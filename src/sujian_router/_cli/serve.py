@@ -46,7 +46,7 @@ def _settings(args):
     if not 0 < args.port < 65536:
         raise ServiceConfigError(f"--port: {args.port} is not a TCP port (1-65535)")
     if model is None and args.workers > 1:  # build once here, not in every worker at the same time
-        from .._train import ensure_default_model
+        from .._default_model import ensure_default_model
 
         model = str(ensure_default_model(progress=True))
     key_file = str(Path(args.api_key_file).resolve()) if args.api_key_file else None

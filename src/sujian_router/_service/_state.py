@@ -86,7 +86,7 @@ def load_model(path) -> LoadedModel:
 
     router = Router.load(path, progress=False)
     if path is None:
-        from .._train import default_model_dir
+        from .._default_model import default_model_dir
 
         path = default_model_dir()
     router.route(_SMOKE_TEXT)
