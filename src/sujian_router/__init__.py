@@ -42,6 +42,7 @@ _LAZY = {
     "load_catalog": "._catalog",
     "load_rules": "._rules",
     "find_hotspots": "._hotspots",
+    "adapt": "._adapt",
 }
 
 #: Documented public submodules, imported on first attribute access (``sujian_router.catalog``).

@@ -195,13 +195,11 @@ def _entries(router, good):
     unit becomes the item the model finds most likely among those that unit's
     role leads.
     """
-    from ._router import UNIT_POOL
-
     base = _without_memory(router)
     texts = [g["text"] for g in good]
     if not texts:
         return []
-    first = base._rank_prepared(texts, UNIT_POOL)[0][:, 0]
+    first = base._rank_prepared(texts, 1)[0][:, 0]  # ranked from the same candidate pool as routing
     unit_rows = [i for i, g in enumerate(good) if g["kind"] == "unit"]
     ranked = {}
     if unit_rows:

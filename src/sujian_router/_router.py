@@ -283,6 +283,7 @@ class Router:
         from ._classifier import TextClassifier
         from ._persist import environment_versions, version_differences
         from ._state_check import check_catalog_match, check_router_metadata
+        from ._training_report import report_from_metadata
 
         check_router_metadata(meta, path)
         try:
@@ -320,6 +321,7 @@ class Router:
             metadata=meta,
         )
         router.load_warnings = tuple(problems)
+        router.training_report = report_from_metadata(meta)
         for p in problems:
             logger.warning("%s: %s", path, p)
         return router

@@ -12,7 +12,7 @@ import importlib
 import sys
 
 # sub-command modules, in the order they appear in --help
-_COMMANDS = ("route", "catalog", "build_default", "train", "evaluate", "route_file", "serve", "hotspots")
+_COMMANDS = ("route", "catalog", "build_default", "train", "evaluate", "route_file", "serve", "hotspots", "adapt", "learn")
 
 
 def build_parser() -> argparse.ArgumentParser:
