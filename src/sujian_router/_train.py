@@ -425,9 +425,8 @@ def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fracti
         confidence below ``auto`` that reaches it on validation.
     tier_tickets : pandas.DataFrame, optional
         Labelled tickets (``text``, ``label``) used only to choose the tier
-        thresholds, instead of the validation rows: useful when the training
-        tickets are all alike (synthetic ones) and a differently worded set
-        gives more honest confidence figures.
+        thresholds instead of the validation rows: a differently worded set
+        gives more honest confidence figures than alike (synthetic) ones.
     label_kind : {"item", "department"}
         ``"department"``: only the handling unit is known (a ``department``
         column, e.g. 主办单位); each ticket gets the most likely item its
