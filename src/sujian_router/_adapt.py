@@ -132,7 +132,7 @@ def _new_terms(old, new, texts):
     old_terms = set(old.classifier.get_feature_names_out())
     names = new.classifier.get_feature_names_out()
     fresh = np.asarray([t not in old_terms for t in names])
-    words = fresh & np.asarray([":" not in t for t in names])
+    words = fresh & np.asarray([":" not in t and len(t) >= 2 for t in names])  # words, not single characters
     if not words.any() or not texts:
         return int(fresh.sum()), ()
     df = np.asarray((new.classifier.transform([prepare_text(t).text for t in texts]) > 0).sum(axis=0)).ravel()

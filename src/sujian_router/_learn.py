@@ -89,14 +89,38 @@ class LearnReport:
 
 
 # ---------------------------------------------------------------------------- reading rows
+#: Export column names read as the correction columns when no mapping says otherwise.
+CORRECTION_ALIASES = {"原派单位": "routed", "改派前单位": "routed", "派单单位": "routed",
+                      "正确单位": "correct", "改派后单位": "correct", "改派单位": "correct",
+                      "改派时间": "time", "纠正时间": "time"}
+
+
+def read_corrections(path, *, column_mapping=None, sheet=None):
+    """Read a corrections file (CSV in UTF-8/GBK or XLSX) into the four correction columns.
+
+    Columns named ``text``/``routed``/``correct``/``time``, the usual Chinese
+    names (:data:`CORRECTION_ALIASES`, and the ticket names of
+    :func:`read_tickets` for the text) or mapped by ``column_mapping`` are used.
+    """
+    from ._tickets import read_tickets
+
+    df = read_tickets(path, column_mapping=column_mapping, sheet=sheet, required=("text",), combine_title=False)
+    rename = {c: CORRECTION_ALIASES[c] for c in df.columns
+              if c in CORRECTION_ALIASES and CORRECTION_ALIASES[c] not in df.columns}
+    df = df.rename(columns=rename)
+    missing = [c for c in CORRECTION_COLUMNS if c not in df.columns]
+    if missing:
+        raise TicketSchemaError(f"{path}: expected columns {list(CORRECTION_COLUMNS)}, found "
+                                f"{[c for c in df.columns if c != 'source_row']} (missing {missing})")
+    return df
+
+
 def _as_frame(corrections):
     """Corrections as a DataFrame with the four columns and a ``source_row`` (1-based data row)."""
     import pandas as pd
 
     if isinstance(corrections, (str, bytes)) or hasattr(corrections, "__fspath__"):
-        from ._tickets import read_tickets
-
-        return read_tickets(corrections, required=CORRECTION_COLUMNS, combine_title=False)
+        return read_corrections(corrections)
     if isinstance(corrections, pd.DataFrame):
         df = corrections
     else:
@@ -163,9 +187,12 @@ def _check_row(rec, targets):
     text = prepare_text(raw).text if isinstance(raw, str) else ""
     if not isinstance(raw, str) or prepare_text(raw).empty:
         return None, "text is empty or not text"
-    when = _time(rec.get("time"))
+    raw_time = rec.get("time")
+    when = _time(raw_time)
     if when is None:
-        return None, f"time {rec.get('time')!r} cannot be read as a date and time (expected YYYY-MM-DD HH:MM)"
+        if raw_time is None or raw_time != raw_time or not str(raw_time).strip():
+            return None, "time is missing (expected YYYY-MM-DD HH:MM)"
+        return None, f"time {raw_time!r} cannot be read as a date and time (expected YYYY-MM-DD HH:MM)"
     routed_kind, routed = targets.read(rec.get("routed"))
     if routed_kind is None:
         return None, f"routed: {routed}"

@@ -35,15 +35,14 @@ def run(args) -> int:
     import sys
     from pathlib import Path
 
-    from .._tickets import read_tickets
+    from .._learn import read_corrections
     from ._columns import column_mapping_from_args, load_router_from_args
 
     if args.model not in (None, "", "default") and Path(args.out).resolve() == Path(args.model).resolve():
         print("sujian-router: error: --out must be a new directory: the previous model stays as the undo",
               file=sys.stderr)
         return 2
-    corrections = read_tickets(args.corrections, column_mapping=column_mapping_from_args(args), sheet=args.sheet,
-                               required=("text", "routed", "correct", "time"), combine_title=False)
+    corrections = read_corrections(args.corrections, column_mapping=column_mapping_from_args(args), sheet=args.sheet)
     router = load_router_from_args(args)
     new = router.learn(corrections, similarity=args.similarity)
     new.save(args.out)
