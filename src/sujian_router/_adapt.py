@@ -141,7 +141,7 @@ def _new_terms(old, new, texts):
     return int(fresh.sum()), tuple(str(names[c]) for c in top if df[c] > 0)
 
 
-def adapt(router, texts, *, min_unit_confidence=None, base_tickets=None, seed=0, progress=True):
+def adapt(router, texts, *, min_unit_confidence=None, base_tickets=None, seed=0, progress=True, train_params=None):
     """Adapt a router to a city's language with its unlabelled ticket texts.
 
     Parameters
@@ -163,6 +163,9 @@ def adapt(router, texts, *, min_unit_confidence=None, base_tickets=None, seed=0,
         Seed of the retraining (the default model keeps its own seed).
     progress : bool
         Show progress bars.
+    train_params : dict, optional
+        Further :func:`train` arguments for the retraining with
+        ``base_tickets`` (e.g. ``min_examples_per_item``, ``n_jobs``).
 
     Returns
     -------
@@ -191,6 +194,10 @@ def adapt(router, texts, *, min_unit_confidence=None, base_tickets=None, seed=0,
         raise ValueError(f"adapt(): min_unit_confidence must be in [0, 1], got {min_unit_confidence!r}")
     texts = _as_texts(texts)
     base, kwargs = _base_training(router, base_tickets, seed)
+    if train_params:
+        if base_tickets is None:
+            raise ValueError("adapt(): train_params apply only with base_tickets (the default model keeps its recipe)")
+        kwargs = {**dict(train_params), **kwargs}
     return _adapt(router, texts, threshold, base, kwargs, progress)
 
 
