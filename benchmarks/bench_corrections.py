@@ -101,7 +101,8 @@ def run(args):
         routed = _routed(router, df)
         wrong = routed != truth
         daily.append({"day": day, "tickets": len(df), "redispatched": int(wrong.sum()),
-                      "rate": float(wrong.mean())})
+                      "rate": float(wrong.mean()),
+                      "without_learning": int((_routed(first, df) != truth).sum()) if day > 20 else None})
         if wrong.any():
             corrections = pd.DataFrame({"text": df["text"][wrong].values, "routed": routed[wrong],
                                         "correct": truth[wrong], "time": str(df["received_at"].iloc[0])})
@@ -116,7 +117,8 @@ def run(args):
         "redispatch_days_1_10": rate(0, 10), "redispatch_days_21_30": rate(20, 30),
         "untouched_tickets": len(untouched), "untouched_accuracy_before": acc_before,
         "untouched_accuracy_after": acc_after, "corrections_held": router.metadata["corrections"]["count"],
-        "first_router_redispatch_check": None if first is router else "different routers",
+        "redispatch_days_21_30_without_learning": float(
+            sum(d["without_learning"] for d in daily[20:30]) / sum(d["tickets"] for d in daily[20:30])),
         "seconds": round(time.perf_counter() - t0, 1), "daily": daily,
     }
 
@@ -139,6 +141,7 @@ def main(argv=None):
     print(f"re-dispatch rate days 1-10:  {res['redispatch_days_1_10']:.2%}")
     print(f"re-dispatch rate days 21-30: {res['redispatch_days_21_30']:.2%} "
           f"(ratio {res['redispatch_days_21_30'] / max(res['redispatch_days_1_10'], 1e-12):.2f}; target <= 0.50)")
+    print(f"(days 21-30 routed by the first router, no learning: {res['redispatch_days_21_30_without_learning']:.2%})")
     print(f"untouched tickets ({res['untouched_tickets']}): unit accuracy {res['untouched_accuracy_before']:.2%} -> "
           f"{res['untouched_accuracy_after']:.2%} (drop {100 * (res['untouched_accuracy_before'] - res['untouched_accuracy_after']):.2f} points; "
           f"target <= 0.5)")

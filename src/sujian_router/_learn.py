@@ -12,7 +12,8 @@ At routing time :func:`apply_corrections` looks every text up in the memory:
 an entry applies when the model's first item for the new text is the item the
 model had chosen for the corrected text (the same mistake) AND the two texts
 are close (cosine of the classifier's own TF-IDF vectors at least
-``similarity``). The correct item then moves to the front with most of the
+``similarity``, or :data:`POOL_SIMILARITY` when the correct item is already
+among the model's candidates for the new text). The correct item then moves to the front with most of the
 row's probability, so units, rules and tiers follow it as usual. Requiring the
 same first item keeps a correction away from unrelated texts, which the model
 routes to other items.
@@ -34,6 +35,8 @@ __all__ = ["learn", "LearnReport", "RejectedCorrection", "apply_corrections", "D
 CORRECTION_COLUMNS = ("text", "routed", "correct", "time")
 #: Default cosine similarity (classifier TF-IDF) above which a remembered correction applies.
 DEFAULT_SIMILARITY = 0.45
+#: Lower similarity that suffices when the corrected item is already among the model's candidates.
+POOL_SIMILARITY = 0.2
 _MEMORY_FORMAT = 1
 _CACHE = "_correction_memory"
 
@@ -362,7 +365,10 @@ class _Memory:
         for i in range(sims.shape[0]):
             lo, hi = sims.indptr[i], sims.indptr[i + 1]
             cols, vals = sims.indices[lo:hi], sims.data[lo:hi]
-            keep = (vals >= self.similarity) & (self.model_item[cols] == str(labels[i, 0]))
+            same = self.model_item[cols] == str(labels[i, 0])
+            pool = set(map(str, labels[i][1:]))
+            in_pool = np.fromiter((c in pool for c in self.item[cols]), dtype=bool, count=len(cols))
+            keep = same & ((vals >= self.similarity) | (in_pool & (vals >= POOL_SIMILARITY)))
             if keep.any():
                 cols, vals = cols[keep], vals[keep]
                 best = cols[np.lexsort((self.rank[cols], vals))[-1]]
