@@ -231,9 +231,12 @@ def _training_rows(tickets, opts) -> _Rows:
 
     rows_in, mapping = len(tickets), {}
     if opts.label_kind == "department":
+        from ._router import Router
         from ._weak import department_labels
 
-        tickets, report = department_labels(tickets, catalog=opts.catalog, base_router=opts.base_router,
+        base = opts.base_router if opts.base_router is not None else \
+            Router.load(catalog=opts.catalog, progress=opts.progress)
+        tickets, report = department_labels(tickets, catalog=opts.catalog, base_router=base,
                                             on_unmapped=opts.on_unmapped, progress=opts.progress)
         mapping = report.to_dict()
     q = quarantine_tickets(tickets, catalog=None if opts.free_labels else opts.catalog, free_labels=opts.free_labels)

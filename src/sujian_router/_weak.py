@@ -12,8 +12,8 @@ unit's role leads (or, failing that, co-handles). :func:`department_labels`
    silently;
 2. restricts each ticket's candidate items to those its unit's role leads
    (co-handles when it leads none);
-3. labels the ticket with the candidate a base router (the catalog's
-   synthetic default model unless given) ranks highest, or, when none of
+3. labels the ticket with the candidate a base router (``train`` uses the
+   catalog's synthetic default model unless given) ranks highest, or, when none of
    the candidates is among its first ``pool`` items, the candidate whose
    catalog keywords the text matches best.
 
@@ -152,8 +152,7 @@ def _pick(base, catalog, texts, allowed, progress):
     return labels, by_model
 
 
-def department_labels(tickets, *, catalog, base_router=None, on_unmapped="quarantine", fuzzy=True,
-                      progress=False):
+def department_labels(tickets, *, catalog, base_router, on_unmapped="quarantine", fuzzy=True, progress=False):
     """Give every row of a department-only export an item label (weak supervision).
 
     Parameters
@@ -163,8 +162,9 @@ def department_labels(tickets, *, catalog, base_router=None, on_unmapped="quaran
         ticket, as the export spells it).
     catalog : DutyCatalog
         The catalog whose items become the labels (its directory maps the names).
-    base_router : Router, optional
-        Ranks the candidate items; the bundled default model by default.
+    base_router : Router
+        Ranks the candidate items (``train`` passes the bundled default model
+        unless told otherwise).
     on_unmapped : {"quarantine", "error"}
         Rows whose unit cannot be mapped get an empty label (``train``
         quarantines them as ``missing label``) or raise.
@@ -208,10 +208,6 @@ def _label_rows(tickets, names, matches, unmapped, catalog, base_router, progres
     roles = [matches[n].role if n and n not in unmapped else "" for n in names]
     allowed, from_co = _allowed_sets(roles, lead, co)
     usable = [i for i, (r, a) in enumerate(zip(roles, allowed)) if r and a is not None]
-    if base_router is None:
-        from ._router import Router
-
-        base_router = Router.load(catalog=catalog, progress=progress)
     texts = tickets["text"].tolist()
     picked, by_model = _pick(base_router, catalog, ["" if texts[i] is None else str(texts[i]) for i in usable],
                              [allowed[i] for i in usable], progress)
