@@ -111,3 +111,24 @@ class TestCli:
         rep = json.loads(capsys.readouterr().out)
         assert rep["texts_in"] == len(city) - 2
         assert (out / "metadata.json").is_file()
+
+
+class TestFoldCorrections:
+    def test_folded_corrections_route_right_and_the_memory_is_kept(self, small_base):
+        from sujian_router._adapt import fold_corrections
+
+        base, router, city = small_base
+        decisions = router.route_many(city[:-2], explain=False)
+        other = {d.item_code for d in decisions}
+        codes = [c for c in router.classifier.classes_ if c not in other][:1] or [router.classifier.classes_[0]]
+        rows = [{"text": city[0], "routed": decisions[0].item_code, "correct": codes[0], "time": "2024-06-12 10:00"}]
+        learnt = router.learn(rows)
+        folded = fold_corrections(learnt, base_tickets=base, progress=False, train_params=QUICK)
+        assert folded.metadata["corrections"]["folded"] == 1
+        assert folded.route(city[0]).item_code == codes[0]
+
+    def test_needs_corrections(self, small_base):
+        from sujian_router._adapt import fold_corrections
+
+        with pytest.raises(ValueError, match="holds no corrections"):
+            fold_corrections(small_base[1], base_tickets=small_base[0])

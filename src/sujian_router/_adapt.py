@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["adapt", "AdaptationReport"]
+__all__ = ["adapt", "AdaptationReport", "fold_corrections"]
 
 _EXAMPLE_TERMS = 30
 
@@ -113,13 +113,13 @@ def _base_training(router, base_tickets, seed):
 
     if base_tickets is not None:
         return base_tickets[["text", "label"]], {"seed": seed}
-    if "default_recipe" not in router.metadata:
+    if "default_recipe" not in router.metadata and router.metadata.get("base_recipe") != "default":
         raise ValueError("adapt(): this router is not the bundled default model, so its training tickets "
                          "cannot be rebuilt; pass them as base_tickets= (columns text, label)")
     catalog = router.catalog
     tickets = generate_tickets(catalog, n_per_item=DEFAULT_N_PER_ITEM, seed=DEFAULT_SEED, split="train")
     tier = generate_tickets(catalog, n_per_item=1, seed=DEFAULT_SEED + _TIER_SEED_OFFSET, split="heldout")
-    return tickets[["text", "label"]], {"seed": DEFAULT_SEED, "refit": False, "tier_tickets": tier,
+    return tickets[["text", "label"]], {"base_recipe": "default", "seed": DEFAULT_SEED, "refit": False, "tier_tickets": tier,
                                         "target_accuracy": DEFAULT_MODEL_AUTO_ACCURACY, "synthetic": True}
 
 
@@ -210,8 +210,11 @@ def _adapt(router, texts, threshold, base, kwargs, progress):
     used = [i for i, d in enumerate(before) if d.item_code is not None]
     chosen = [i for i in used if before[i].unit_confidence >= threshold and "vague_text" not in before[i].flags]
     pseudo = pd.DataFrame({"text": [texts[i] for i in chosen], "label": [before[i].item_code for i in chosen]})
+    recipe = kwargs.pop("base_recipe", None)
     adapted = train(pd.concat([base, pseudo], ignore_index=True), catalog=router.catalog, progress=progress,
                     **kwargs)
+    if recipe:
+        adapted.metadata["base_recipe"] = recipe  # adapting or folding again rebuilds the same base
     after = adapted.route_many(texts, explain=False)
     n_new, examples = _new_terms(router, adapted, [texts[i] for i in used])
     changed = sum(before[i].lead_department != after[i].lead_department for i in used)
@@ -224,3 +227,61 @@ def _adapt(router, texts, threshold, base, kwargs, progress):
     adapted.metadata["adaptation"] = report.to_dict()
     adapted.adaptation_report = report
     return adapted
+
+
+def fold_corrections(router, *, base_tickets=None, weight=3, progress=True, train_params=None):
+    """Retrain a router with its remembered corrections as labelled tickets (a periodic full retrain).
+
+    The correction memory (see ``Router.learn``) fixes near-repeats of a
+    corrected text; folding the corrections into the model lets them
+    generalise to other wordings. The router's training tickets (rebuilt for
+    the bundled default model, else ``base_tickets``) plus every remembered
+    correction (its text, labelled with its correct item, ``weight`` times)
+    are trained on; the memory is kept, each entry re-anchored on the new
+    model's own first item for its text.
+
+    Parameters
+    ----------
+    router : Router
+        A router holding corrections.
+    base_tickets : pandas.DataFrame, optional
+        As for :func:`adapt`.
+    weight : int
+        Copies of each correction among the training tickets.
+    progress : bool
+        Show progress bars.
+    train_params : dict, optional
+        As for :func:`adapt`.
+
+    Returns
+    -------
+    Router
+        The retrained router (``metadata["corrections"]["folded"]`` counts the
+        corrections folded in).
+
+    Raises
+    ------
+    ValueError
+        The router holds no corrections, or ``weight`` is not a positive integer.
+    """
+    import pandas as pd
+
+    from ._learn import reanchor
+    from ._train import train
+
+    spec = router.metadata.get("corrections") or {}
+    entries = list(spec.get("entries", ()))
+    if not entries:
+        raise ValueError("fold_corrections(): the router holds no corrections (use Router.learn first)")
+    if isinstance(weight, bool) or not isinstance(weight, int) or weight < 1:
+        raise ValueError(f"fold_corrections(): weight must be a positive integer, got {weight!r}")
+    base, kwargs = _base_training(router, base_tickets, 0)
+    if train_params:
+        kwargs = {**dict(train_params), **kwargs}
+    fixes = pd.DataFrame({"text": [e["text"] for e in entries] * weight, "label": [e["item"] for e in entries] * weight})
+    recipe = kwargs.pop("base_recipe", None)
+    retrained = train(pd.concat([base, fixes], ignore_index=True), catalog=router.catalog, progress=progress,
+                      **kwargs)
+    if recipe:
+        retrained.metadata["base_recipe"] = recipe
+    return reanchor(retrained, spec, folded=len(entries))

@@ -29,7 +29,7 @@ import numpy as np
 
 from .exceptions import TicketSchemaError
 
-__all__ = ["learn", "LearnReport", "RejectedCorrection", "apply_corrections", "DEFAULT_SIMILARITY"]
+__all__ = ["learn", "LearnReport", "RejectedCorrection", "apply_corrections", "reanchor", "DEFAULT_SIMILARITY"]
 
 #: Columns of a corrections table.
 CORRECTION_COLUMNS = ("text", "routed", "correct", "time")
@@ -420,3 +420,15 @@ def apply_corrections(router, labels, probs, texts, terms=None):
     if terms is not None:
         terms = [t if labels[i, 0] == first[i] else () for i, t in enumerate(terms)]
     return labels, probs, terms
+
+
+def reanchor(router, spec, *, folded=0):
+    """``router`` carrying the memory ``spec``, each entry's first item recomputed with ``router``'s model."""
+    entries = [dict(e) for e in spec.get("entries", ())]
+    base = _without_memory(router)
+    if entries:
+        first = base._rank_prepared([e["text"] for e in entries], 1)[0][:, 0]
+        for e, item in zip(entries, first):
+            e["model_item"] = str(item)
+    base.metadata["corrections"] = {**spec, "entries": entries, "folded": int(folded)}
+    return base
