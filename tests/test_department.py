@@ -41,16 +41,12 @@ class TestUnitNames:
 
 
 @pytest.fixture(scope="module")
-def department_export(router, catalog, fixture_items):
+def department_export(router, catalog, fixture_items, true_units):
     """Fixture tickets with only the handling unit, spelt variously, plus misspelt and unknown names."""
     from sujian_router import generate_tickets
-    from sujian_router.rules import RoutingContext
 
     df = generate_tickets(catalog, n_per_item=2, seed=41, items=fixture_items[:120]).reset_index(drop=True)
-    units = []
-    for row in df.itertuples(index=False):
-        ctx = RoutingContext(district=row.district, street=row.street, received_at=row.received_at)
-        units.append(router.rules.apply(catalog.get(row.label), row.text, ctx, catalog.departments).lead_department)
+    units = list(true_units(router, df))
     names = [u.replace("住房和建设局", "住建局").replace("城市管理和综合执法局", "城管局") for u in units]
     names[0:3] = ["某某临时指挥部"] * 3
     names[3:5] = ["火星区气象站"] * 2

@@ -13,23 +13,12 @@ from sujian_router import TicketSchemaError
 WHEN = "2024-06-12 10:00"
 
 
-def _truth_units(router, df):
-    from sujian_router.rules import RoutingContext
-
-    cat = router.catalog
-    out = []
-    for row in df.itertuples(index=False):
-        ctx = RoutingContext(district=row.district, street=row.street, received_at=row.received_at)
-        out.append(router.rules.apply(cat.get(row.label), row.text, ctx, cat.departments).lead_department)
-    return np.asarray(out, dtype=object)
-
-
 @pytest.fixture(scope="module")
-def mistakes(router, heldout_tickets):
+def mistakes(router, heldout_tickets, true_units):
     """Held-out tickets the fixture router sends to the wrong unit, with the right unit; and the others."""
     df = heldout_tickets.reset_index(drop=True)
     routed = np.asarray([d.lead_department for d in router.route_many(df, explain=False)], dtype=object)
-    truth = _truth_units(router, df)
+    truth = true_units(router, df)
     wrong = routed != truth
     assert wrong.sum() >= 5, "the fixture router should make some mistakes on held-out wording"
     corrections = pd.DataFrame({"text": df["text"][wrong].values, "routed": routed[wrong],
