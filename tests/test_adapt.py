@@ -132,3 +132,22 @@ class TestFoldCorrections:
 
         with pytest.raises(ValueError, match="holds no corrections"):
             fold_corrections(small_base[1], base_tickets=small_base[0])
+
+    def test_cli_learn_refit(self, small_base, tmp_path, capsys, monkeypatch):
+        import json as _json
+
+        from sujian_router import Router, _train
+        from sujian_router._cli import main
+
+        monkeypatch.setattr(_train, "_augment", lambda *a: ([], []))  # no catalog-wide synthetic top-up: quick
+        base, router, city = small_base
+        model = router.save(tmp_path / "model")
+        base.to_csv(tmp_path / "base.csv", index=False)
+        code = router.classifier.classes_[0]
+        (tmp_path / "fix.csv").write_text(f"text,routed,correct,time\n{city[0]},{code},{router.classifier.classes_[1]},"
+                                          "2024-06-12 10:00\n", encoding="utf-8")
+        out = tmp_path / "refit"
+        assert main(["learn", "--model", str(model), "--corrections", str(tmp_path / "fix.csv"), "--refit",
+                     "--base-tickets", str(tmp_path / "base.csv"), "--out", str(out), "--json"]) == 0
+        assert _json.loads(capsys.readouterr().out)["learnt"] == 1
+        assert Router.load(out).metadata["corrections"]["folded"] == 1

@@ -24,6 +24,11 @@ def build_parser(subparsers):
     p.add_argument("--out", required=True, help="model directory to write (must differ from --model)")
     p.add_argument("--similarity", type=float, default=None,
                    help="text similarity (0-1) above which a correction applies (default: the model's, else 0.45)")
+    p.add_argument("--refit", action="store_true",
+                   help="also retrain the model with every remembered correction folded in (a full retrain: slow; "
+                        "lets corrections generalise beyond near-repeats)")
+    p.add_argument("--base-tickets", default=None, metavar="FILE",
+                   help="with --refit: the labelled tickets the model was trained on (not needed for the default model)")
     p.add_argument("--json", action="store_true", help="print the learning report as JSON")
     p.set_defaults(func=run)
     return p
@@ -45,8 +50,14 @@ def run(args) -> int:
     corrections = read_corrections(args.corrections, column_mapping=column_mapping_from_args(args), sheet=args.sheet)
     router = load_router_from_args(args)
     new = router.learn(corrections, similarity=args.similarity)
-    new.save(args.out)
     report = new.learning_report
+    if args.refit:
+        from .._adapt import fold_corrections
+        from .._tickets import read_tickets
+
+        base = read_tickets(args.base_tickets, required=("text", "label")) if args.base_tickets else None
+        new = fold_corrections(new, base_tickets=base, progress=not args.json)
+    new.save(args.out)
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
