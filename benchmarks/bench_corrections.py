@@ -110,14 +110,14 @@ def run(args):
         if args.fold_every and day % args.fold_every == 0 and day < args.days:
             from sujian_router._adapt import fold_corrections
 
-            router = fold_corrections(router, weight=args.fold_weight, progress=False)  # periodic full retrain
+            router = fold_corrections(router, progress=False)  # the periodic full retrain
         if not args.json:
             print(f"day {day:2d}: {int(wrong.sum()):4d}/{len(df)} re-dispatched ({wrong.mean():.1%})", flush=True)
     acc_after = float((_routed(router, untouched) == untouched_truth).mean())
     rate = lambda a, b: float(sum(d["redispatched"] for d in daily[a:b]) / sum(d["tickets"] for d in daily[a:b]))
     return {
         "model": str(args.model or "default"), "items": args.items, "per_day": args.per_day, "days": args.days,
-        "seed": args.seed, "similarity": args.similarity, "fold_every": args.fold_every, "fold_weight": args.fold_weight,
+        "seed": args.seed, "similarity": args.similarity, "fold_every": args.fold_every,
         "redispatch_days_1_10": rate(0, 10), "redispatch_days_21_30": rate(20, 30),
         "untouched_tickets": len(untouched), "untouched_accuracy_before": acc_before,
         "untouched_accuracy_after": acc_after, "corrections_held": router.metadata["corrections"]["count"],
@@ -137,7 +137,6 @@ def main(argv=None):
     p.add_argument("--similarity", type=float, default=None, help="memory similarity (default: the library's)")
     p.add_argument("--fold-every", type=int, default=0,
                    help="every N days also retrain with the corrections folded in (slow: a full retrain each)")
-    p.add_argument("--fold-weight", type=int, default=3, help="copies of each correction in a fold (default 3)")
     p.add_argument("--seed", type=int, default=20240601)
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)

@@ -229,15 +229,14 @@ def _adapt(router, texts, threshold, base, kwargs, progress):
     return adapted
 
 
-def fold_corrections(router, *, base_tickets=None, weight=3, progress=True, train_params=None):
+def fold_corrections(router, *, base_tickets=None, progress=True, train_params=None):
     """Retrain a router with its remembered corrections as labelled tickets (a periodic full retrain).
 
     The correction memory (see ``Router.learn``) fixes near-repeats of a
     corrected text; folding the corrections into the model lets them
     generalise to other wordings. The router's training tickets (rebuilt for
     the bundled default model, else ``base_tickets``) plus every remembered
-    correction (its text, labelled with its correct item, ``weight`` times)
-    are trained on; the memory is kept, each entry re-anchored on the new
+    correction (its text, labelled with its correct item) are trained on; the memory is kept, each entry re-anchored on the new
     model's own first item for its text.
 
     Parameters
@@ -246,8 +245,6 @@ def fold_corrections(router, *, base_tickets=None, weight=3, progress=True, trai
         A router holding corrections.
     base_tickets : pandas.DataFrame, optional
         As for :func:`adapt`.
-    weight : int
-        Copies of each correction among the training tickets.
     progress : bool
         Show progress bars.
     train_params : dict, optional
@@ -262,7 +259,7 @@ def fold_corrections(router, *, base_tickets=None, weight=3, progress=True, trai
     Raises
     ------
     ValueError
-        The router holds no corrections, or ``weight`` is not a positive integer.
+        The router holds no corrections.
     """
     import pandas as pd
 
@@ -273,12 +270,11 @@ def fold_corrections(router, *, base_tickets=None, weight=3, progress=True, trai
     entries = list(spec.get("entries", ()))
     if not entries:
         raise ValueError("fold_corrections(): the router holds no corrections (use Router.learn first)")
-    if isinstance(weight, bool) or not isinstance(weight, int) or weight < 1:
-        raise ValueError(f"fold_corrections(): weight must be a positive integer, got {weight!r}")
     base, kwargs = _base_training(router, base_tickets, 0)
     if train_params:
         kwargs = {**dict(train_params), **kwargs}
-    fixes = pd.DataFrame({"text": [e["text"] for e in entries] * weight, "label": [e["item"] for e in entries] * weight})
+    # once each: train() quarantines exact repeats of a (text, label) row as duplicates
+    fixes = pd.DataFrame({"text": [e["text"] for e in entries], "label": [e["item"] for e in entries]})
     recipe = kwargs.pop("base_recipe", None)
     retrained = train(pd.concat([base, fixes], ignore_index=True), catalog=router.catalog, progress=progress,
                       **kwargs)
