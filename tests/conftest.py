@@ -104,3 +104,21 @@ def plt():
 
     yield pyplot
     pyplot.close("all")
+
+
+@pytest.fixture(scope="session")
+def true_units():
+    """``f(router, df)``: the lead unit the rules give for each row's TRUE item (``label``) in its context."""
+    import numpy as np
+
+    from sujian_router.rules import RoutingContext
+
+    def units(router, df):
+        cat = router.catalog
+        out = []
+        for row in df.itertuples(index=False):
+            ctx = RoutingContext(district=row.district, street=row.street, received_at=row.received_at)
+            out.append(router.rules.apply(cat.get(row.label), row.text, ctx, cat.departments).lead_department)
+        return np.asarray(out, dtype=object)
+
+    return units

@@ -44,6 +44,7 @@ _LAZY = {
     "find_hotspots": "._hotspots",
     "monitor": "._monitor",
     "MonitorReport": "._monitor",
+    "adapt": "._adapt",
 }
 
 #: Documented public submodules, imported on first attribute access (``sujian_router.catalog``).

@@ -273,6 +273,9 @@ class Router:
             labels, probs = self._prior.rescore(labels, probs, texts)
             if terms is not None:
                 terms = [t if labels[i, 0] == first[i] else () for i, t in enumerate(terms)]
+        from ._learn import apply_corrections
+
+        labels, probs, terms = apply_corrections(self, labels, probs, texts, terms)
         return labels[:, :k], probs[:, :k], terms
 
     # ------------------------------------------------------------------ loading
@@ -325,6 +328,7 @@ class Router:
         from ._classifier import TextClassifier
         from ._persist import environment_versions, version_differences
         from ._state_check import check_catalog_match, check_router_metadata
+        from ._training_report import report_from_metadata
 
         check_router_metadata(meta, path)
         try:
@@ -362,6 +366,7 @@ class Router:
             metadata=meta,
         )
         router.load_warnings = tuple(problems)
+        router.training_report = report_from_metadata(meta)
         for p in problems:
             logger.warning("%s: %s", path, p)
         return router
@@ -395,6 +400,16 @@ class Router:
             meta.update(catalog_identity(self.catalog, self.classifier.classes_))
         text = card if card is not None else _model_card(meta, n_labels=len(arrays["classes"]))
         return save_model_dir(Path(path), arrays, meta, text)
+
+    def learn(self, corrections, *, similarity=None):
+        """Return a new router that remembers dispatchers' corrections (this one is unchanged).
+
+        See :func:`sujian_router.learn` (``_learn.py``) for the rows expected,
+        the report (``new.learning_report``) and how corrections apply.
+        """
+        from ._learn import learn
+
+        return learn(self, corrections, similarity=similarity)
 
     # ------------------------------------------------------------------ ranking
     @property

@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 
+from ._training_report import TrainingReport
 from .exceptions import TicketSchemaError
 
 __all__ = ["train", "TrainingReport"]
@@ -46,47 +46,6 @@ def _tokenizer_for(catalog):
         words += sorted(catalog.vocabulary() - set(words))
     return Tokenizer(words, backend="rjieba")
 
-
-@dataclass(frozen=True)
-class TrainingReport:
-    """What happened to every input row during training.
-
-    ``rows_in == rows_used + rows_quarantined`` always holds; catalog-derived
-    examples added for thin items are counted separately in ``rows_augmented``.
-    """
-
-    rows_in: int
-    rows_used: int
-    rows_quarantined: int
-    quarantine_counts: dict = field(default_factory=dict)
-    rows_augmented: int = 0
-    labels: int = 0
-    validation_rows: int = 0
-    review_threshold: float = 0.5
-    target_accuracy: float = 0.9
-    metrics: dict = field(default_factory=dict)
-    tier_thresholds: dict = field(default_factory=dict)
-    suggest_accuracy: float = 0.9
-    data_sha256: str = ""
-    seed: int = 0
-    free_labels: bool = False
-    synthetic: bool = False
-
-    def to_dict(self) -> dict:
-        """Return the report as a JSON-ready dict."""
-        return asdict(self)
-
-    def summary(self) -> str:
-        """A few readable lines for the console."""
-        q = ", ".join(f"{k} {v}" for k, v in sorted(self.quarantine_counts.items())) or "none"
-        m = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in sorted(self.metrics.items()))
-        return (
-            f"rows in {self.rows_in}: used {self.rows_used}, quarantined {self.rows_quarantined} ({q})\n"
-            f"catalog-derived examples added: {self.rows_augmented}; labels: {self.labels}\n"
-            f"validation rows: {self.validation_rows}; review threshold {self.review_threshold:.3f} "
-            f"for target accuracy {self.target_accuracy:.2f}; tiers {self.tier_thresholds}\n"
-            f"validation: {m}"
-        )
 
 
 def _data_hash(texts, labels) -> str:
@@ -154,21 +113,232 @@ def _split(labels, fraction, seed):
     return val
 
 
-def _tier_thresholds(clf, catalog, texts, labels, target_accuracy, suggest_accuracy):
+
+@dataclass(frozen=True)
+class _Options:
+    """The validated options of one ``train`` call."""
+
+    catalog: object
+    free_labels: bool
+    seed: int
+    validation_fraction: float
+    target_accuracy: float
+    suggest_accuracy: float
+    min_examples_per_item: int
+    refit: bool
+    classifier_params: dict
+    progress: bool
+    synthetic: bool
+    n_jobs: object
+    tier_tickets: object
+    label_kind: str
+    base_router: object
+    on_unmapped: str
+
+
+@dataclass
+class _Rows:
+    """The training rows after labelling, quarantine and catalog augmentation."""
+
+    rows_in: int
+    quarantine: object
+    texts: list
+    labels: list
+    rows_augmented: int = 0
+    department_mapping: dict = None
+
+
+@dataclass
+class _Fitted:
+    """The classifier fitted on the training split, with the arrays it was fitted from."""
+
+    clf: object
+    X: np.ndarray
+    y: np.ndarray
+    val: np.ndarray
+    groups: object = None
+    subgroups: object = None
+
+
+@dataclass(frozen=True)
+class _Calibration:
+    """Validation metrics and the tier thresholds chosen on validation (or tier) tickets."""
+
+    metrics: dict
+    thresholds: object
+
+
+def _check_options(opts: _Options) -> _Options:
+    """Validate the options once; fill in the bundled catalog for catalog models."""
+    from dataclasses import replace
+
+    if opts.label_kind not in ("item", "department"):
+        raise ValueError(f"label_kind must be one of ['item', 'department'], got {opts.label_kind!r}")
+    if opts.label_kind == "department" and opts.free_labels:
+        raise ValueError("label_kind='department' labels catalog items: it cannot be combined with free_labels")
+    if not 0.0 <= opts.validation_fraction < 1.0:
+        raise ValueError(f"validation_fraction must be in [0, 1), got {opts.validation_fraction!r}")
+    if not 0.0 < opts.target_accuracy <= 1.0:
+        raise ValueError(f"target_accuracy must be in (0, 1], got {opts.target_accuracy!r}")
+    if not 0.0 < opts.suggest_accuracy <= 1.0:
+        raise ValueError(f"suggest_accuracy must be in (0, 1], got {opts.suggest_accuracy!r}")
+    if opts.catalog is None and not opts.free_labels:
+        from ._catalog import load_catalog
+
+        opts = replace(opts, catalog=load_catalog())
+    return opts
+
+
+def _read(tickets, opts):
+    """The tickets as a DataFrame with the columns the label kind needs."""
+    import pandas as pd
+
+    from ._tickets import read_tickets
+
+    label_column = "department" if opts.label_kind == "department" else "label"
+    if isinstance(tickets, (str, os.PathLike)):
+        tickets = read_tickets(tickets, required=("text", label_column))
+    if not isinstance(tickets, pd.DataFrame):
+        raise TypeError(f"train() needs a DataFrame or a path, got {type(tickets).__name__}")
+    if "text" not in tickets.columns or label_column not in tickets.columns:
+        raise TicketSchemaError(f"train(): expected columns ['text', '{label_column}'], found {list(tickets.columns)}")
+    return tickets
+
+
+def _augment(catalog, labels, min_examples, seed):
+    """Catalog-derived synthetic tickets for items with fewer than ``min_examples`` rows."""
+    import pandas as pd
+
+    from ._synth import generate_tickets
+
+    counts = pd.Series(labels).value_counts() if labels else pd.Series(dtype=int)
+    thin = [it.code for it in catalog.items if counts.get(it.code, 0) < min_examples]
+    if not thin:
+        return [], []
+    extra = generate_tickets(catalog, n_per_item=min_examples, seed=seed, items=thin)
+    have = counts.reindex(thin).fillna(0).astype(int).to_dict()
+    keep, seen = [], dict.fromkeys(thin, 0)
+    for code in extra["label"]:
+        keep.append(seen[code] < min_examples - have[code])
+        seen[code] += 1
+    extra = extra[np.asarray(keep, dtype=bool)]
+    return extra["text"].tolist(), extra["label"].tolist()
+
+
+def _training_rows(tickets, opts) -> _Rows:
+    """Label (department-only exports), quarantine and augment: the rows the classifier sees."""
+    from ._tickets import quarantine_tickets
+
+    rows_in, mapping = len(tickets), {}
+    if opts.label_kind == "department":
+        from ._router import Router
+        from ._weak import department_labels
+
+        base = opts.base_router if opts.base_router is not None else \
+            Router.load(catalog=opts.catalog, progress=opts.progress)
+        tickets, report = department_labels(tickets, catalog=opts.catalog, base_router=base,
+                                            on_unmapped=opts.on_unmapped, progress=opts.progress)
+        mapping = report.to_dict()
+    q = quarantine_tickets(tickets, catalog=None if opts.free_labels else opts.catalog, free_labels=opts.free_labels)
+    texts = q.clean["text"].astype(str).tolist()
+    labels = q.clean["label"].astype(str).str.strip().tolist()
+    rows = _Rows(rows_in, q, texts, labels, 0, mapping)
+    if not opts.free_labels:
+        extra_texts, extra_labels = _augment(opts.catalog, labels, opts.min_examples_per_item, opts.seed)
+        rows.texts += extra_texts
+        rows.labels += extra_labels
+        rows.rows_augmented = len(extra_texts)
+    if len(set(rows.labels)) < 2:
+        raise TicketSchemaError(
+            f"train(): need at least 2 distinct labels among usable rows, found {len(set(rows.labels))} "
+            f"(rows in {rows_in}, quarantined {len(q.quarantined)}: {q.counts})"
+        )
+    return rows
+
+
+def _classifier_params(opts):
+    """The classifier's parameters: the defaults of the model kind, the caller's, seed, jobs, tokenizer."""
+    params = dict(FREE_LABEL_PARAMS if opts.free_labels else CATALOG_PARAMS)
+    params.update(opts.classifier_params or {})
+    params.setdefault("random_state", opts.seed)
+    params.setdefault("n_jobs", opts.n_jobs)
+    if "tokenizer" not in params:
+        params["tokenizer"] = _tokenizer_for(None if opts.free_labels else opts.catalog)
+    return params
+
+
+def _fit(rows: _Rows, opts) -> _Fitted:
+    """Prepare the texts, split off validation rows and fit the classifier on the rest."""
+    from ._classifier import TextClassifier
+
+    prepared = [p for part in _chunked(_prepare_chunk, rows.texts, len(rows.texts), opts.n_jobs) for p in part]
+    groups = subgroups = None
+    if not opts.free_labels:  # categories, then subcategories: a three-level model
+        items = [opts.catalog.get(c) for c in rows.labels]
+        groups = np.asarray([it.category_code for it in items], dtype=object)
+        subgroups = np.asarray([it.subcategory_code for it in items], dtype=object)
+    val = _split(rows.labels, opts.validation_fraction, opts.seed)
+    fitted = _Fitted(TextClassifier(**_classifier_params(opts)), np.asarray(prepared, dtype=object),
+                     np.asarray(rows.labels, dtype=object), val, groups, subgroups)
+    tr = ~val
+    _fit_with_bar(fitted.clf, fitted.X[tr], fitted.y[tr],
+                  *[None if h is None else h[tr] for h in (groups, subgroups)], opts.progress)
+    return fitted
+
+
+def _item_metrics(fitted: _Fitted, opts):
+    """Calibrate on the validation rows; item-level metrics, confidences and top-3 hits."""
+    clf, val = fitted.clf, fitted.val
+    clf.calibrate(fitted.X[val], fitted.y[val])
+    val_texts = list(fitted.X[val])
+    parts = _chunked(_top_k_chunk, (clf, val_texts, min(3, len(clf.classes_))), len(val_texts), opts.n_jobs)
+    top, probs = (np.vstack(a) for a in zip(*parts))
+    y_val = fitted.y[val]
+    correct = top[:, 0] == y_val
+    in_top = (top == y_val[:, None]).any(axis=1)
+    return correct, in_top, probs[:, 0]
+
+
+def _calibrate(fitted: _Fitted, router, opts) -> _Calibration:
+    """Temperatures, validation metrics and the tier thresholds (unit-level with a catalog)."""
+    from ._evaluate import choose_suggest_threshold, choose_threshold
+
+    if not fitted.val.any():
+        return _Calibration({}, (0.0, 0.0))
+    correct, in_top, conf = _item_metrics(fitted, opts)
+    threshold = float(choose_threshold(conf, correct, target_accuracy=opts.target_accuracy))
+    auto = conf >= threshold
+    metrics = {
+        "val_accuracy": float(correct.mean()),
+        "val_top3_accuracy": float(in_top.mean()),
+        "val_automatic_share": float(auto.mean()),
+        "val_accuracy_automatic": float(correct[auto].mean()) if auto.any() else float("nan"),
+    }
+    if opts.free_labels:  # no units: the tiers follow the label's confidence
+        suggest = choose_suggest_threshold(conf, in_top, auto=threshold, target_accuracy=opts.suggest_accuracy)
+        return _Calibration(metrics, (threshold, suggest))
+    if opts.tier_tickets is not None:
+        texts, labels = list(opts.tier_tickets["text"]), list(opts.tier_tickets["label"])
+    else:
+        texts, labels = list(fitted.X[fitted.val]), list(fitted.y[fitted.val])
+    thresholds, unit_metrics = _tier_thresholds(router, texts, labels, opts.target_accuracy, opts.suggest_accuracy)
+    metrics.update(unit_metrics)
+    return _Calibration(metrics, thresholds)
+
+
+def _tier_thresholds(router, texts, labels, target_accuracy, suggest_accuracy):
     """Choose the ``auto`` and ``suggest`` thresholds on validation rows; return them and their metrics.
 
-    With a catalog the thresholds apply to the unit confidence (the summed
-    probability of the items a unit leads) and a decision counts as right
-    when its lead unit is the true item's; for free labels they apply to the
-    label's confidence.
+    The thresholds apply to the unit confidence (the summed probability of
+    the items a unit leads) and a decision counts as right when its lead unit
+    is the true item's. ``router`` is the router being trained (its
+    thresholds do not matter here).
     """
     import pandas as pd
 
     from ._decision import TierThresholds
     from ._evaluate import _tier_frame, choose_suggest_threshold, choose_threshold, unit_outcomes
-    from ._router import Router
 
-    router = Router(clf, catalog=catalog)
     decisions, correct, in_top = unit_outcomes(router, pd.DataFrame({"text": texts, "label": labels}))
     conf = np.array([d.unit_confidence for d in decisions], dtype=float)
     auto = float(choose_threshold(conf, correct, target_accuracy=target_accuracy))
@@ -184,17 +354,42 @@ def _tier_thresholds(clf, catalog, texts, labels, target_accuracy, suggest_accur
     return thresholds, metrics
 
 
+def _refit_all(fitted: _Fitted, opts):
+    """Refit on every row, keeping the temperatures fitted on the held-out rows."""
+    clf = fitted.clf
+    temperatures, calibration = clf.temperatures_, getattr(clf, "calibration_", None)
+    _fit_with_bar(clf, fitted.X, fitted.y, fitted.groups, fitted.subgroups, opts.progress)
+    clf.temperatures_ = temperatures
+    if calibration is not None:
+        clf.calibration_ = calibration
+
+
+def _report(rows: _Rows, fitted: _Fitted, cal: _Calibration, thresholds, opts) -> TrainingReport:
+    """The :class:`TrainingReport` of a finished training."""
+    q = rows.quarantine
+    return TrainingReport(
+        rows_in=rows.rows_in, rows_used=len(q.clean), rows_quarantined=len(q.quarantined),
+        quarantine_counts=dict(q.counts), rows_augmented=rows.rows_augmented, labels=len(fitted.clf.classes_),
+        validation_rows=int(fitted.val.sum()), review_threshold=thresholds.auto,
+        target_accuracy=float(opts.target_accuracy), metrics=cal.metrics, tier_thresholds=thresholds.to_dict(),
+        suggest_accuracy=float(opts.suggest_accuracy), data_sha256=_data_hash(rows.texts, rows.labels),
+        seed=int(opts.seed), free_labels=bool(opts.free_labels), synthetic=bool(opts.synthetic),
+        label_kind=opts.label_kind, department_mapping=rows.department_mapping or {},
+    )
+
+
 def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fraction=0.1,
           target_accuracy=DEFAULT_AUTO_ACCURACY, min_examples_per_item=3, refit=True, classifier_params=None,
           progress=True, synthetic=False, n_jobs=-1, suggest_accuracy=DEFAULT_SUGGEST_ACCURACY,
-          tier_tickets=None):
-    """Train a router from labelled tickets.
+          tier_tickets=None, label_kind="item", base_router=None, on_unmapped="quarantine"):
+    """Train a router from labelled tickets (item codes, free labels, or handling units only).
 
     Parameters
     ----------
     tickets : pandas.DataFrame or str or Path
         Labelled tickets with ``text`` and ``label`` columns (as returned by
-        :func:`read_tickets`), or a path to an export.
+        :func:`read_tickets`), or a path to an export; with
+        ``label_kind="department"`` a ``department`` column instead of ``label``.
     catalog : DutyCatalog, optional
         The catalog the labels refer to (the bundled one by default).
     free_labels : bool
@@ -233,164 +428,66 @@ def train(tickets, *, catalog=None, free_labels=False, seed=0, validation_fracti
         confidence below ``auto`` that reaches it on validation.
     tier_tickets : pandas.DataFrame, optional
         Labelled tickets (``text``, ``label``) used only to choose the tier
-        thresholds, instead of the validation rows: useful when the training
-        tickets are all alike (synthetic ones) and a differently worded set
-        gives more honest confidence figures.
+        thresholds instead of the validation rows: a differently worded set
+        gives more honest confidence figures than alike (synthetic) ones.
+    label_kind : {"item", "department"}
+        ``"department"``: only the handling unit is known (a ``department``
+        column, e.g. 主办单位); each ticket gets the most likely item its
+        unit's role leads (weak supervision, ``_weak.py``), and the report's
+        ``department_mapping`` lists unmapped unit names with row counts.
+    base_router : Router, optional
+        With ``label_kind="department"``: the router that ranks the candidate
+        items (the bundled default model by default).
+    on_unmapped : {"quarantine", "error"}
+        With ``label_kind="department"``: rows whose unit name cannot be
+        mapped are quarantined (``missing label``) or make training fail.
 
     Returns
     -------
     Router
-        The trained router; ``router.training_report`` accounts for every row.
+        The trained router; ``router.training_report`` accounts for every row
+        (saved with the model: ``Router.load(path).training_report``).
 
     Raises
     ------
     TicketSchemaError
-        ``text`` or ``label`` columns are missing, or no usable rows remain.
+        The text or label (department) column is missing, or no usable rows remain.
     """
-    import pandas as pd
+    opts = _check_options(_Options(
+        catalog, bool(free_labels), seed, validation_fraction, target_accuracy, suggest_accuracy,
+        min_examples_per_item, refit, classifier_params, progress, synthetic, n_jobs, tier_tickets, label_kind,
+        base_router, on_unmapped))
+    return _train(_read(tickets, opts), opts)
+
+
+def _train(tickets, opts):
+    """The training steps, with a progress bar over them."""
     from tqdm import tqdm
 
-    from ._classifier import TextClassifier
     from ._decision import TierThresholds
-    from ._evaluate import choose_suggest_threshold, choose_threshold
     from ._router import Router
-    from ._tickets import quarantine_tickets, read_tickets
 
-    if isinstance(tickets, (str, os.PathLike)):
-        tickets = read_tickets(tickets, required=("text", "label"))
-    if not isinstance(tickets, pd.DataFrame):
-        raise TypeError(f"train() needs a DataFrame or a path, got {type(tickets).__name__}")
-    missing = [c for c in ("text", "label") if c not in tickets.columns]
-    if missing:
-        raise TicketSchemaError(f"train(): expected columns ['text', 'label'], found {list(tickets.columns)}")
-    if not 0.0 <= validation_fraction < 1.0:
-        raise ValueError(f"validation_fraction must be in [0, 1), got {validation_fraction!r}")
-    if not 0.0 < target_accuracy <= 1.0:
-        raise ValueError(f"target_accuracy must be in (0, 1], got {target_accuracy!r}")
-    if not 0.0 < suggest_accuracy <= 1.0:
-        raise ValueError(f"suggest_accuracy must be in (0, 1], got {suggest_accuracy!r}")
-
-    steps = tqdm(total=5, desc="training", unit="step", disable=not progress)
-    if catalog is None and not free_labels:
-        from ._catalog import load_catalog
-
-        catalog = load_catalog()
-    q = quarantine_tickets(tickets, catalog=None if free_labels else catalog, free_labels=free_labels)
-    clean = q.clean
-    texts = clean["text"].astype(str).tolist()
-    labels = clean["label"].astype(str).str.strip().tolist()
-    rows_augmented = 0
-    if not free_labels:
-        from ._synth import generate_tickets
-
-        counts = pd.Series(labels).value_counts() if labels else pd.Series(dtype=int)
-        thin = [it.code for it in catalog.items if counts.get(it.code, 0) < min_examples_per_item]
-        if thin:
-            extra = generate_tickets(catalog, n_per_item=min_examples_per_item, seed=seed, items=thin)
-            have = counts.reindex(thin).fillna(0).astype(int).to_dict()
-            keep = []
-            seen = dict.fromkeys(thin, 0)
-            for code in extra["label"]:
-                need = min_examples_per_item - have[code]
-                keep.append(seen[code] < need)
-                seen[code] += 1
-            extra = extra[np.asarray(keep, dtype=bool)]
-            texts += extra["text"].tolist()
-            labels += extra["label"].tolist()
-            rows_augmented = len(extra)
-    if len(set(labels)) < 2:
-        raise TicketSchemaError(
-            f"train(): need at least 2 distinct labels among usable rows, found {len(set(labels))} "
-            f"(rows in {len(tickets)}, quarantined {len(q.quarantined)}: {q.counts})"
-        )
-    steps.update(1)
-    steps.set_description("preparing text")
-    prepared = [p for part in _chunked(_prepare_chunk, texts, len(texts), n_jobs) for p in part]
-    groups = subgroups = None
-    if not free_labels:  # categories, then subcategories: a three-level model
-        items = [catalog.get(c) for c in labels]
-        groups = np.asarray([it.category_code for it in items], dtype=object)
-        subgroups = np.asarray([it.subcategory_code for it in items], dtype=object)
-    params = dict(FREE_LABEL_PARAMS if free_labels else CATALOG_PARAMS)
-    params.update(classifier_params or {})
-    params.setdefault("random_state", seed)
-    params.setdefault("n_jobs", n_jobs)
-    if "tokenizer" not in params:
-        params["tokenizer"] = _tokenizer_for(None if free_labels else catalog)
-    val = _split(labels, validation_fraction, seed)
-    tr = ~val
+    steps = tqdm(total=5, desc="training", unit="step", disable=not opts.progress)
+    rows = _training_rows(tickets, opts)
     steps.update(1)
     steps.set_description("fitting classifier")
-    clf = TextClassifier(**params)
-    X = np.asarray(prepared, dtype=object)
-    y = np.asarray(labels, dtype=object)
-    _fit_with_bar(clf, X[tr], y[tr], *[None if h is None else h[tr] for h in (groups, subgroups)], progress)
-    steps.update(1)
+    fitted = _fit(rows, opts)
+    steps.update(2)
     steps.set_description("calibrating")
-    metrics = {}
-    threshold = 0.0
-    thresholds = None
-    if val.any():
-        clf.calibrate(X[val], y[val])
-        val_texts = list(X[val])
-        parts = _chunked(_top_k_chunk, (clf, val_texts, min(3, len(clf.classes_))), len(val_texts), n_jobs)
-        top, probs = (np.vstack(a) for a in zip(*parts))
-        correct = top[:, 0] == y[val]
-        conf = probs[:, 0]
-        threshold = float(choose_threshold(conf, correct, target_accuracy=target_accuracy))
-        auto = conf >= threshold
-        metrics = {
-            "val_accuracy": float(correct.mean()),
-            "val_top3_accuracy": float((top == y[val][:, None]).any(axis=1).mean()),
-            "val_automatic_share": float(auto.mean()),
-            "val_accuracy_automatic": float(correct[auto].mean()) if auto.any() else float("nan"),
-        }
-        if free_labels:  # no units: the tiers follow the label's confidence
-            in_top = (top == y[val][:, None]).any(axis=1)
-            thresholds = (threshold, choose_suggest_threshold(conf, in_top, auto=threshold,
-                                                              target_accuracy=suggest_accuracy))
-        else:
-            tier_rows = tier_tickets if tier_tickets is not None else {"text": val_texts, "label": list(y[val])}
-            thresholds, unit_metrics = _tier_thresholds(clf, catalog, list(tier_rows["text"]),
-                                                        list(tier_rows["label"]), target_accuracy, suggest_accuracy)
-            metrics.update(unit_metrics)
+    catalog = None if opts.free_labels else opts.catalog
+    router = Router(fitted.clf, catalog=catalog)  # scores the validation rows, then becomes the result
+    cal = _calibrate(fitted, router, opts)
     steps.update(1)
-    if refit and val.any():
+    if opts.refit and fitted.val.any():
         steps.set_description("refitting on all rows")
-        # keep the temperatures fitted on held-out rows: the refit model sees them all
-        temperatures, calibration = clf.temperatures_, getattr(clf, "calibration_", None)
-        _fit_with_bar(clf, X, y, groups, subgroups, progress)
-        clf.temperatures_ = temperatures
-        if calibration is not None:
-            clf.calibration_ = calibration
+        _refit_all(fitted, opts)
     steps.update(1)
     steps.set_description("done")
     steps.close()
-    thresholds = TierThresholds.coerce(thresholds if thresholds is not None else (threshold, threshold))
-    report = TrainingReport(
-        rows_in=len(tickets),
-        rows_used=len(clean),
-        rows_quarantined=len(q.quarantined),
-        quarantine_counts=dict(q.counts),
-        rows_augmented=rows_augmented,
-        labels=len(clf.classes_),
-        validation_rows=int(val.sum()),
-        review_threshold=thresholds.auto,
-        target_accuracy=float(target_accuracy),
-        metrics=metrics,
-        tier_thresholds=thresholds.to_dict(),
-        suggest_accuracy=float(suggest_accuracy),
-        data_sha256=_data_hash(texts, labels),
-        seed=int(seed),
-        free_labels=bool(free_labels),
-        synthetic=bool(synthetic),
-    )
-    router = Router(
-        clf,
-        catalog=None if free_labels else catalog,
-        thresholds=thresholds,
-        metadata={"training": report.to_dict(), "metrics": metrics},
-    )
+    thresholds = TierThresholds.coerce(cal.thresholds)
+    report = _report(rows, fitted, cal, thresholds, opts)
+    router = router.with_thresholds(thresholds)
+    router.metadata = {"training": report.to_dict(), "metrics": cal.metrics}
     router.training_report = report
-    router.quarantined = q.quarantined
+    router.quarantined = rows.quarantine.quarantined
     return router

@@ -12,7 +12,8 @@ import importlib
 import sys
 
 # sub-command modules, in the order they appear in --help
-_COMMANDS = ("route", "catalog", "build_default", "train", "evaluate", "route_file", "serve", "hotspots", "monitor")
+_COMMANDS = ("route", "catalog", "build_default", "train", "evaluate", "route_file", "serve", "hotspots", "monitor",
+             "adapt", "learn")
 
 
 def build_parser() -> argparse.ArgumentParser:

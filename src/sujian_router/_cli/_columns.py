@@ -92,10 +92,17 @@ def filter_rows(df, filters):
     return df
 
 
-def read_labelled_export(args):
-    """Read ``--tickets`` with the mapping, encoding and sheet options, then apply ``--filter``."""
+def read_labelled_export(args, department_column=None):
+    """Read ``--tickets`` with the mapping, encoding and sheet options, then apply ``--filter``.
+
+    With ``department_column`` the export needs that column (read as ``department``) instead of a label.
+    """
     from .._tickets import read_tickets
 
-    df = read_tickets(args.tickets, column_mapping=column_mapping_from_args(args), encoding=args.encoding,
-                      sheet=args.sheet, required=("text", "label"))
+    mapping = column_mapping_from_args(args) or {}
+    if department_column:
+        mapping[department_column] = "department"
+    required = ("text", "department") if department_column else ("text", "label")
+    df = read_tickets(args.tickets, column_mapping=mapping or None, encoding=args.encoding,
+                      sheet=args.sheet, required=required)
     return filter_rows(df, args.filter)

@@ -21,6 +21,11 @@ def build_parser(subparsers):
     add_column_arguments(p, filters=True)
     p.add_argument("--free-labels", action="store_true",
                    help="any label set (another taxonomy, categories only): a plain text classifier")
+    p.add_argument("--department-column", metavar="C", default=None,
+                   help="train from a department-only export: column C holds the unit that handled each ticket "
+                        "(e.g. 主办单位); unit names are mapped through the directory and unmapped names reported")
+    p.add_argument("--on-unmapped", choices=("quarantine", "error"), default="quarantine",
+                   help="with --department-column: quarantine rows whose unit cannot be mapped (default) or stop")
     p.add_argument("--out", required=True, help="model directory to write")
     add_catalog_argument(p)
     p.add_argument("--no-escape-formulas", action="store_true",
@@ -52,7 +57,8 @@ def run(args) -> int:
     from .._train import train
     from ._columns import read_labelled_export
 
-    df = read_labelled_export(args)
+    department = bool(args.department_column)
+    df = read_labelled_export(args, department_column=args.department_column)
     catalog = None
     if args.catalog:
         from .._catalog import load_catalog
@@ -60,7 +66,8 @@ def run(args) -> int:
         catalog = load_catalog(args.catalog)
     router = train(df, catalog=catalog, free_labels=args.free_labels, seed=args.seed, target_accuracy=args.target_accuracy,
                    validation_fraction=args.validation_fraction, progress=not args.quiet,
-                   n_jobs=args.n_jobs, refit=not args.no_refit)
+                   n_jobs=args.n_jobs, refit=not args.no_refit,
+                   label_kind="department" if department else "item", on_unmapped=args.on_unmapped)
     out = Path(args.out)
     router.save(out)  # the training report is part of metadata.json and the model card
     report = router.training_report
@@ -70,5 +77,9 @@ def run(args) -> int:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
         print(report.summary())
+        if department:
+            from .._weak import DepartmentMappingReport
+
+            print(DepartmentMappingReport(**report.department_mapping).summary())
         print(f"model written to {out}; quarantined rows listed in {qpath}")
     return 0
