@@ -49,7 +49,7 @@ def measure(model=None, n_per_item=3, seed=None, train_per_item=0):
         seed = DEFAULT_SEED + 1 if seed is None else seed
     df = generate_tickets(router.catalog, n_per_item=n_per_item, seed=seed, split="heldout")
     t0 = time.perf_counter()
-    labels, _probs = router.rank(df["text"].tolist(), k=3)
+    labels, _probs = router.rank(df["text"].tolist(), top_k=3)
     seconds = time.perf_counter() - t0
     truth = df["label"].to_numpy(dtype=object)
     top1 = labels[:, 0] == truth

@@ -34,8 +34,8 @@ class FakeModel:
         self.catalog = catalog
         self.review_threshold = review_threshold
 
-    def rank(self, texts, k=5):
-        k = min(k, 2)
+    def rank(self, texts, top_k=5):
+        k = min(top_k, 2)
         labels = np.array([self.ranks[t][0][:k] for t in texts], dtype=object)
         top = np.array([self.ranks[t][1] for t in texts])
         return labels, np.column_stack([top, 1 - top])[:, :k]

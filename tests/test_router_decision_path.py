@@ -67,10 +67,11 @@ class TestTimeReader:
 
 
 class TestRankNames:
-    def test_top_k_is_the_name_and_k_still_works(self, router, heldout_tickets):
+    def test_top_k_is_the_name_and_k_still_works_with_a_warning(self, router, heldout_tickets):
         texts = heldout_tickets["text"].tolist()[:5] + [None, ""]
         la, pa = router.rank(texts, top_k=3)
-        lb, pb = router.rank(texts, k=3)
+        with pytest.warns(DeprecationWarning, match="top_k"):
+            lb, pb = router.rank(texts, k=3)
         assert la.shape == (7, 3) and la.tolist() == lb.tolist() and pa.tolist() == pb.tolist()
         assert [la[i, 0] for i in range(5)] == [router.route(t).candidates[0].code for t in texts[:5]]
 

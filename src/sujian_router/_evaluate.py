@@ -641,7 +641,7 @@ class EvaluationReport:
         >>> class Fake:
         ...     catalog = None
         ...     review_threshold = 0.5
-        ...     def rank(self, texts, k=5):
+        ...     def rank(self, texts, top_k=5):
         ...         lab = np.array([["a", "b"]] * len(texts), dtype=object)
         ...         return lab, np.tile([0.8, 0.2], (len(texts), 1))
         >>> import pandas as pd
@@ -747,7 +747,7 @@ class EvaluationReport:
         >>> class Fake:
         ...     catalog = None
         ...     review_threshold = 0.5
-        ...     def rank(self, texts, k=5):
+        ...     def rank(self, texts, top_k=5):
         ...         lab = np.array([["a", "b"]] * len(texts), dtype=object)
         ...         return lab, np.tile([0.8, 0.2], (len(texts), 1))
         >>> rep = evaluate(Fake(), pd.DataFrame({"text": ["x", "y", "z"], "label": ["a", "b", "a"]}))
@@ -899,7 +899,7 @@ def _top_k_argument(top_k, k):
 
 
 def _ranked(model, texts, top_k):
-    labels, probs = model.rank(texts, k=top_k)
+    labels, probs = model.rank(texts, top_k)
     labels, probs = np.asarray(labels, dtype=object), np.asarray(probs, dtype=float)
     if labels.ndim != 2 or labels.shape[0] != len(texts) or probs.shape != labels.shape:
         raise ValueError(f"model.rank returned shapes {labels.shape} and {probs.shape} for {len(texts)} texts")
@@ -1002,7 +1002,7 @@ def evaluate(model, tickets, *, top_k=3, target_accuracy=None, k=None) -> Evalua
     >>> class Fake:
     ...     catalog = None
     ...     review_threshold = 0.7
-    ...     def rank(self, texts, k=5):
+    ...     def rank(self, texts, top_k=5):
     ...         top = {"路灯": ("a", "b", 0.9), "噪音": ("b", "a", 0.6)}
     ...         rows = [top["路灯" if "路灯" in t else "噪音"] for t in texts]
     ...         lab = np.array([[r[0], r[1]] for r in rows], dtype=object)

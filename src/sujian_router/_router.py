@@ -427,8 +427,9 @@ class Router:
         top_k : int
             How many candidates per text.
         k : int, optional
-            The former name of ``top_k`` (still accepted; ``top_k`` is the
-            project's one name for the candidate count).
+            Deprecated former name of ``top_k`` (accepted with a
+            ``DeprecationWarning``; ``top_k`` is the project's one name for the
+            candidate count).
 
         Returns
         -------
@@ -436,6 +437,9 @@ class Router:
         probs : ndarray of float, shape (n, top_k)
         """
         if k is not None:
+            import warnings
+
+            warnings.warn("Router.rank(k=) is deprecated; use top_k=", DeprecationWarning, stacklevel=2)
             top_k = k
         prepared = [p.text if p is not None and not isinstance(p, Exception) else ""
                     for p in _prepare_batch([t if isinstance(t, str) else "" for t in texts])]
