@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from sujian_router import DepartmentDirectory
+from sujian_router.places import locate
 
 GOLDEN = Path(__file__).parent / "golden" / "dispatch_cases.yaml"
 CASES = yaml.safe_load(GOLDEN.read_text(encoding="utf-8"))["cases"]
@@ -49,17 +50,17 @@ class TestFile:
 class TestJurisdictionFromPlace:
     @pytest.mark.parametrize("case", PLACE_ROLE_CASES, ids=[c["id"] for c in PLACE_ROLE_CASES])
     def test_role_resolves_to_the_right_streets_unit(self, directory, case):
-        loc = directory.locate(case["text"])
+        loc = locate(directory, case["text"])
         unit = directory.resolve_unit(case["role"], loc.district, loc.street, community=loc.community)
         assert unit.name in case["lead"], (loc.to_dict(), unit.note)
 
     @pytest.mark.parametrize("case", PLACE_ROLE_CASES[:5], ids=[c["id"] for c in PLACE_ROLE_CASES[:5]])
     def test_the_inference_is_stated(self, directory, case):
-        loc = directory.locate(case["text"])
+        loc = locate(directory, case["text"])
         assert any(note.startswith("从诉求内容识别事发地为") for note in loc.notes), loc.notes
 
     def test_without_a_place_the_police_duty_goes_to_the_city(self, directory):
-        loc = directory.locate("楼上邻居半夜跺脚")
+        loc = locate(directory, "楼上邻居半夜跺脚")
         assert (loc.district, loc.street) == (None, None)
         assert directory.resolve_unit("派出所", loc.district, loc.street).name == "深圳市公安局"
 
@@ -77,7 +78,7 @@ class TestHeldOutFile:
 
     @pytest.mark.parametrize("case", PLACE_ROLE_CASES_B, ids=[c["id"] for c in PLACE_ROLE_CASES_B])
     def test_role_resolves_to_the_right_streets_unit(self, directory, case):
-        loc = directory.locate(case["text"])
+        loc = locate(directory, case["text"])
         unit = directory.resolve_unit(case["role"], loc.district, loc.street, community=loc.community)
         assert unit.name in case["lead"], (loc.to_dict(), unit.note)
         assert any(note.startswith("从诉求内容识别事发地为") for note in loc.notes), loc.notes

@@ -23,8 +23,6 @@ FUNCTION = "function-level"
 #: (sorted). The test below fails on any cycle not listed here; each listed cycle is reported as an
 #: expected failure, and its test fails once the cycle is broken, until its entry is removed.
 KNOWN_CYCLES = {
-    ("sujian_router._departments", "sujian_router._places"):
-        "DepartmentDirectory.gazetteer/locate <-> check_jurisdiction/_bundled_gazetteer",
     ("sujian_router._default_model", "sujian_router._router", "sujian_router._train"):
         "Router.load() builds the default with train(), and train() returns a Router",
 }

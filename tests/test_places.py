@@ -10,7 +10,7 @@ import pytest
 
 from sujian_router import CatalogError, DepartmentDirectory, Gazetteer, PlaceMatch, check_jurisdiction
 from sujian_router._catalog import DutyItem
-from sujian_router._places import _read_communities, locate
+from sujian_router._places import _read_communities, gazetteer_for, locate
 from sujian_router._rules import RoutingContext, load_rules
 
 SHARED_COMMUNITIES = Path(__file__).resolve().parents[2] / "shared" / "domain" / "shenzhen_communities.csv"
@@ -137,11 +137,11 @@ class TestData:
     def test_a_smaller_user_directory_skips_unknown_places(self, tmp_path, directory):
         keep = [u for u in directory.units if u.district in ("", "坪山区") or u.level in ("city", "utility")]
         small = DepartmentDirectory([u for u in keep if u.level != "group"], source="small")
-        gaz = small.gazetteer
+        gaz = gazetteer_for(small)
         assert gaz.skipped and not any("'坪山街道'" in s or "'马峦街道'" in s for s in gaz.skipped)
         assert gaz.find("世界之窗门口").street is None
         assert gaz.find("坪山河边").basin == "龙岗河坪山河"
-        assert small.locate("马峦山脚下").street == "马峦街道"
+        assert locate(small, "马峦山脚下").street == "马峦街道"
 
 
 class TestLocate:
@@ -221,7 +221,7 @@ class TestProperties:
         @settings(max_examples=200, deadline=None, derandomize=True)
         @given(st.text(alphabet=alphabet, max_size=60) | st.text(max_size=60))
         def check(text):
-            loc = shared_directory.locate(text)
+            loc = locate(shared_directory, text)
             assert loc.district is None or loc.district in shared_directory.districts
             assert loc.street is None or shared_directory.district_of_street(loc.street) == loc.district
             assert loc.community is None or loc.street is not None

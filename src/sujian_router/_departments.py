@@ -677,24 +677,6 @@ class DepartmentDirectory:
         note = f"诉求未指明运营企业，由{lead.name}牵头（{lead.note}），候选企业：{names}"
         return Resolved(lead.name, lead.role, lead.level, False, note)
 
-    # ------------------------------------------------------------ places
-    @property
-    def gazetteer(self):
-        """The :class:`~sujian_router.Gazetteer` of this directory (built on first use)."""
-        gaz = getattr(self, "_gazetteer", None)
-        if gaz is None:
-            from ._places import Gazetteer
-
-            gaz = Gazetteer.load(None if self is _bundled_directory() else self)
-            self._gazetteer = gaz
-        return gaz
-
-    def locate(self, text, *, district=None, street=None, location=None):
-        """Jurisdiction of a complaint from the context and its text (see ``_places.locate``)."""
-        from ._places import locate
-
-        return locate(self, text, district=district, street=street, location=location)
-
     def to_frame(self):
         """Return the units as a pandas DataFrame (CSV column order)."""
         import pandas as pd

@@ -38,12 +38,13 @@ import csv
 import functools
 import io
 import re
+import weakref
 from dataclasses import asdict, dataclass
 from importlib import resources
 
 from .exceptions import CatalogError
 
-__all__ = ["PlaceMatch", "Gazetteer", "Located", "locate", "check_jurisdiction"]
+__all__ = ["PlaceMatch", "Gazetteer", "Located", "locate", "gazetteer_for", "check_jurisdiction"]
 
 #: Kinds of names, most specific first (a lower rank wins).
 _RANK = {"street": 0, "community": 1, "landmark": 2, "street_short": 2, "community_bare": 3,
@@ -432,7 +433,7 @@ def locate(directory, text, *, district=None, street=None, location=None) -> Loc
 
     Examples
     --------
-    >>> from sujian_router import DepartmentDirectory
+    >>> from sujian_router.catalog import DepartmentDirectory
     >>> d = DepartmentDirectory.load()
     >>> loc = locate(d, "世界之窗门口有人跳广场舞")
     >>> loc.street, loc.notes
@@ -458,7 +459,7 @@ def locate(directory, text, *, district=None, street=None, location=None) -> Loc
     full = text if isinstance(text, str) else ""
     if location:
         full = f"{full}；{location}"
-    match = directory.gazetteer.find(full, district=d, street=s)
+    match = gazetteer_for(directory).find(full, district=d, street=s)
     if match.inferred:
         notes.append(match.reason())
     if match.ambiguous and match.street is None:
@@ -504,6 +505,32 @@ def check_jurisdiction(district, street, directory=None):
     if actual and actual != d:
         return f"辖区矛盾：{s}属于{actual}，而非所填的{d}，按街道确定"
     return None
+
+
+def gazetteer_for(directory) -> Gazetteer:
+    """The :class:`Gazetteer` of ``directory``, built on first use and kept while the directory lives.
+
+    The bundled directory shares the bundled gazetteer. The directory does not
+    hold its gazetteer itself, so that the directory module never imports this one.
+
+    Examples
+    --------
+    >>> from sujian_router.catalog import DepartmentDirectory
+    >>> d = DepartmentDirectory.load()
+    >>> gazetteer_for(d) is gazetteer_for(d) is Gazetteer.load()
+    True
+    """
+    from ._departments import DepartmentDirectory
+
+    if directory is DepartmentDirectory.load():
+        return _bundled_gazetteer()
+    gaz = _GAZETTEERS.get(directory)
+    if gaz is None:
+        gaz = _GAZETTEERS[directory] = Gazetteer.load(directory)
+    return gaz
+
+
+_GAZETTEERS = weakref.WeakKeyDictionary()
 
 
 @functools.lru_cache(maxsize=1)

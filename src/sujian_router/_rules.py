@@ -60,6 +60,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -1118,7 +1119,7 @@ class RuleSet:
         ``find_places`` is used). The router applies the rules to several
         candidate items of one text in a row, so the last answer is kept.
         """
-        locate = getattr(directory, "locate", None)
+        locate = _locator(directory)
         if locate is not None:
             key = (text, context.district, context.street, context.location)
             last = self._last_place
@@ -1250,3 +1251,19 @@ def _strict_loader():
             return super().construct_mapping(node, deep=deep)
 
     return StrictLoader
+
+
+def _locator(directory):
+    """The places layer's ``locate`` bound to ``directory``, or None for a directory without a gazetteer.
+
+    A :class:`~sujian_router.catalog.DepartmentDirectory` is located through
+    :func:`sujian_router.places.locate`; another object may bring its own
+    ``locate(text, district=, street=, location=)`` method.
+    """
+    from ._departments import DepartmentDirectory
+
+    if isinstance(directory, DepartmentDirectory):
+        from ._places import locate
+
+        return functools.partial(locate, directory)
+    return getattr(directory, "locate", None)

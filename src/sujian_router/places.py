@@ -1,6 +1,8 @@
 """Places in complaint text: districts, streets, communities, landmarks, roads and rivers of Shenzhen.
 
 A :class:`Gazetteer` finds place names in a text (:class:`PlaceMatch`);
+:func:`locate` decides a complaint's jurisdiction from its context and text
+(:class:`Located`); :func:`gazetteer_for` gives a directory's gazetteer;
 :func:`check_jurisdiction` tells whether a district and a street agree.
 
 Examples
@@ -12,6 +14,6 @@ True
 
 from __future__ import annotations
 
-from ._places import Gazetteer, Located, PlaceMatch, check_jurisdiction
+from ._places import Gazetteer, Located, PlaceMatch, check_jurisdiction, gazetteer_for, locate
 
-__all__ = ["Gazetteer", "Located", "PlaceMatch", "check_jurisdiction"]
+__all__ = ["Gazetteer", "Located", "PlaceMatch", "check_jurisdiction", "gazetteer_for", "locate"]

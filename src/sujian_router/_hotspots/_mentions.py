@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .._places import locate as locate_jurisdiction
+
 __all__ = ["ADMIN_NAMES", "ROAD_SUFFIXES", "PlaceMention", "extract_places", "place_key", "locate", "merge_aliases", "KIND_ORDER"]
 
 #: Kinds of mention, most specific first.
@@ -123,7 +125,7 @@ def _clean_name(body, suffix):
 def _admin_mentions(text, directory):
     """Districts and streets: the directory's gazetteer, pseudonymised units and generic 街道/镇.
 
-    The gazetteer (:meth:`DepartmentDirectory.locate`) also turns a community
+    The gazetteer (:func:`sujian_router.places.locate`) also turns a community
     (``桂木园社区``), a landmark (``世界之窗``) or a street written without
     ``街道`` (``在坂田``) into its street and district, so tickets that name
     only such a place still get one. A text that names a pseudonymised city,
@@ -132,7 +134,7 @@ def _admin_mentions(text, directory):
     """
     found = []
     if directory is not None and not _OTHER_CITY.search(text):
-        where = directory.locate(text)
+        where = locate_jurisdiction(directory, text)
         at = _evidence_start(text, where.match.evidence)
         if where.street:
             found.append(PlaceMention(where.street, "street", _name_start(text, where.street, at)))
