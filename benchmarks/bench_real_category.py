@@ -79,13 +79,16 @@ def check_mapping(mapping=LABEL_CATEGORIES):
             raise ValueError(f"LABEL_CATEGORIES[{label!r}]: {sorted(set(primary) & set(also))} listed twice")
 
 
-def sample_rows(data=dev.DATA, labels_path=dev.LABELS, n=N_MESSAGES, seed=SEED):
-    """Draw ``n`` train-split rows outside the development check; returns a frame ``row, label, text_source, text``."""
+def sample_rows(data=dev.DATA, labels_path=dev.LABELS, n=N_MESSAGES, seed=SEED, split="train"):
+    """Draw ``n`` rows of ``split`` outside the development check; returns a frame ``row, label, text_source, text``.
+
+    ``split="test"`` is the held-out split: run it once, at the end, never to choose anything.
+    """
     import pandas as pd
 
     df = pd.read_csv(data, encoding="utf-8-sig", usecols=["row", "label", "split", "text_source", "text"])
     excluded = set(pd.read_csv(labels_path, encoding="utf-8-sig", usecols=["row"])["row"].astype(int))
-    pool = df[(df["split"] == "train") & ~df["row"].isin(excluded)]
+    pool = df[(df["split"] == split) & ~df["row"].isin(excluded)]
     unknown = sorted(set(pool["label"]) - set(LABEL_CATEGORIES))
     if unknown:
         raise ValueError(f"{data}: labels without a category mapping: {unknown}")
@@ -129,12 +132,12 @@ def summarise(judged):
     return summary
 
 
-def run(model=None, data=dev.DATA, labels_path=dev.LABELS, n=N_MESSAGES, seed=SEED):
+def run(model=None, data=dev.DATA, labels_path=dev.LABELS, n=N_MESSAGES, seed=SEED, split="train"):
     """Route the sampled messages and return ``(summary, judged)``."""
     from sujian_router import Router
 
     check_mapping()
-    rows = sample_rows(data, labels_path, n, seed)
+    rows = sample_rows(data, labels_path, n, seed, split)
     router = Router.load(model, progress=False)
     decisions = router.route_many(rows["text"].astype(str).tolist(), district="福田区", street="福田街道",
                                   received_at=dev.RECEIVED_AT, explain=False)
@@ -170,10 +173,12 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=SEED)
     p.add_argument("--errors", type=int, default=0, help="list this many rejected messages")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--split", choices=("train", "test"), default="train",
+                   help="draw from the train split (development) or, once at the end, the held-out test split")
     args = p.parse_args(argv)
     if dev.data_missing(args.data):
         return 0
-    summary, judged = run(args.model, args.data, args.labels, args.n, args.seed)
+    summary, judged = run(args.model, args.data, args.labels, args.n, args.seed, args.split)
     dev.emit(summary, judged, args, print_table)
     return 0
 
