@@ -140,7 +140,7 @@ def _pick(base, catalog, texts, allowed, progress):
     for start in tqdm(range(0, len(texts), _CHUNK), desc="  weak labels", unit="chunk", disable=not progress,
                       leave=False):
         chunk = texts[start:start + _CHUNK]
-        ranked, _ = base.rank(chunk, k=_POOL)
+        ranked, _ = base.rank(chunk, top_k=_POOL)
         for text, row, ok in zip(chunk, ranked, allowed[start:start + _CHUNK]):
             hit = next((str(c) for c in row if str(c) in ok), None)
             if hit is None:
