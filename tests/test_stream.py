@@ -54,6 +54,17 @@ class TestRouteFile:
         assert list(got["item_code"]) == [d.item_code or "" for d in expected]
         assert list(got["needs_review"]) == [str(d.needs_review) for d in expected]
         assert list(got["lead_department"]) == [d.lead_department or "" for d in expected]
+        assert list(got["tier"]) == [d.tier for d in expected]
+        assert [float(v) for v in got["unit_confidence"]] == pytest.approx(
+            [round(d.unit_confidence, 4) for d in expected])
+
+    def test_tier_column_agrees_with_review(self, router, export, tmp_path):
+        path, _ = export
+        out = tmp_path / "routed.csv"
+        route_file(path, out, router=router, chunk_size=60, progress=False)
+        got = _read(out)
+        assert set(got["tier"]) <= {"auto", "suggest", "manual"} and len(set(got["tier"])) >= 2
+        assert all((t == "auto") == (r == "False") for t, r in zip(got["tier"], got["needs_review"]))
 
     def test_empty_row_mid_chunk_is_flagged_not_dropped(self, router, export, tmp_path):
         path, _ = export

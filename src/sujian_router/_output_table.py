@@ -11,9 +11,9 @@ __all__ = ["OUTPUT_COLUMNS", "ID_COLUMNS", "decisions_to_frame", "route_frame"]
 
 #: Columns written after the input's id columns, in order.
 OUTPUT_COLUMNS = (
-    "item_code", "item_name", "category", "subcategory", "confidence",
+    "item_code", "item_name", "category", "subcategory", "confidence", "unit_confidence",
     "lead_department", "co_departments", "urgency", "dispatch_deadline", "contact_deadline",
-    "needs_review", "arbitration", "joint_review", "flags",
+    "tier", "needs_review", "arbitration", "joint_review", "flags",
 )
 #: Input columns copied to the output when present (ids and context).
 ID_COLUMNS = ("source_row", "ticket_id")
@@ -38,8 +38,8 @@ def decisions_to_frame(decisions, ids=None):
     ...                     confidence=0.0, candidates=(), lead_department=None,
     ...                     co_departments=(), urgency="一般", needs_review=True,
     ...                     flags=("empty_text",))
-    >>> decisions_to_frame([d])[["needs_review", "flags"]].to_dict("records")
-    [{'needs_review': True, 'flags': 'empty_text'}]
+    >>> decisions_to_frame([d])[["tier", "needs_review", "flags"]].to_dict("records")
+    [{'tier': 'manual', 'needs_review': True, 'flags': 'empty_text'}]
     """
     import pandas as pd
 
@@ -53,11 +53,13 @@ def decisions_to_frame(decisions, ids=None):
         cols["category"].append(d.category or "")
         cols["subcategory"].append(d.subcategory or "")
         cols["confidence"].append(round(float(d.confidence), 4))
+        cols["unit_confidence"].append(round(float(d.unit_confidence), 4))
         cols["lead_department"].append(d.lead_department or "")
         cols["co_departments"].append("|".join(d.co_departments))
         cols["urgency"].append(d.urgency)
         cols["dispatch_deadline"].append(fmt_time(d.dispatch_deadline))
         cols["contact_deadline"].append(fmt_time(d.contact_deadline))
+        cols["tier"].append(d.tier)
         cols["needs_review"].append(bool(d.needs_review))
         cols["arbitration"].append(bool(d.arbitration))
         cols["joint_review"].append(bool(d.joint_review))
@@ -73,7 +75,8 @@ def route_frame(router, frame, reference_time, keep=ID_COLUMNS):
 
     The table keeps ``frame``'s index, so Dask partitions stay aligned. Rows
     whose cells :func:`read_tickets` shortened (``on_long_cell="truncate"``)
-    get the ``cell_truncated`` flag and go to review.
+    get the ``cell_truncated`` flag and go to review (an ``auto`` tier becomes
+    ``suggest``: the dispatcher sees the candidates and the whole original text).
     """
     decisions = router.route_many(frame, received_at=reference_time, explain=False)  # reasons are not written
     table = decisions_to_frame(decisions, frame[[c for c in keep if c in frame.columns]])
@@ -83,4 +86,5 @@ def route_frame(router, frame, reference_time, keep=ID_COLUMNS):
         hit = frame["source_row"].isin([int(r) for r in cut]).to_numpy()
         table.loc[hit, "flags"] = [f"{f}|cell_truncated" if f else "cell_truncated" for f in table.loc[hit, "flags"]]
         table.loc[hit, "needs_review"] = True
+        table.loc[hit & (table["tier"] == "auto").to_numpy(), "tier"] = "suggest"
     return table
